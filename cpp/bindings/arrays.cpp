@@ -1,0 +1,144 @@
+#include "arrays.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace nnk {
+
+const Numpy& Numpy::get() {
+  // Leaked on purpose: destroying Python objects at process exit, after the interpreter, crashes.
+  static const Numpy* np = [] {
+    py::module_ m = py::module_::import("numpy");
+    return new Numpy{m.attr("asarray"), m.attr("ascontiguousarray"), m.attr("empty_like"),
+                     m.attr("copyto"), m.attr("shares_memory")};
+  }();
+  return *np;
+}
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (ssize_t i = 0; i < a.ndim(); ++i) {
+    s += std::to_string(a.shape(i));
+    if (a.ndim() == 1 || i + 1 < a.ndim()) s += ",";
+    if (i + 1 < a.ndim()) s += " ";
+  }
+  return s + ")";
+}
+
+std::string Call::name() const { return py::str(fn).cast<std::string>(); }
+void Call::type_error(const std::string& msg) const { throw py::type_error(name() + ": " + msg); }
+void Call::value_error(const std::string& msg) const { throw py::value_error(name() + ": " + msg); }
+
+static py::dtype numpy_dtype(DType dt) {
+  return dt == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
+}
+
+py::array real_array(const Call& call, py::handle obj, const char* arg, DType& result) {
+  py::array a;
+  if (py::isinstance<py::array>(obj)) {
+    a = py::reinterpret_borrow<py::array>(obj);
+  } else {
+    if (obj.is_none())
+      call.type_error(std::string(arg) + " is None; expected an array of real numbers");
+    try {
+      a = Numpy::get().asarray(obj);
+    } catch (py::error_already_set& e) {
+      call.type_error(std::string(arg) + " cannot be converted to an array: " + e.what());
+    }
+  }
+  const py::dtype dt = a.dtype();
+  const char kind = dt.kind();
+  const ssize_t size = dt.itemsize();
+  if (kind == 'f' && size == 4) return a;
+  if (kind == 'f' && size == 8) {
+    result = DType::f64;
+    return a;
+  }
+  if (kind == 'f' && size == 2) return a;
+  if (kind == 'b' || kind == 'i' || kind == 'u') {
+    result = DType::f64;
+    return a;
+  }
+  call.type_error(std::string(arg) + " has dtype " + py::str(dt).cast<std::string>() +
+                  "; expected float32, float64, or an integer or bool array (computed in float64)");
+}
+
+bool is_dense(const py::array& a) {
+  return (a.flags() & (py::array::c_style | py::array::f_style)) != 0;
+}
+
+bool same_layout(const py::array& a, const py::array& b) {
+  if (a.ndim() != b.ndim()) return false;
+  for (ssize_t i = 0; i < a.ndim(); ++i)
+    if (a.shape(i) != b.shape(i) || (a.shape(i) > 1 && a.strides(i) != b.strides(i))) return false;
+  return true;
+}
+
+py::array dense_as(const py::array& a, DType dt) {
+  const bool right_type = a.dtype().is(numpy_dtype(dt));
+  if (right_type && is_dense(a)) return a;
+  if (is_dense(a)) return a.attr("astype")(numpy_dtype(dt), py::arg("order") = "K");
+  return Numpy::get().ascontiguousarray(a, numpy_dtype(dt));
+}
+
+// [first byte, one past the last byte] the array can touch.
+static std::pair<std::uintptr_t, std::uintptr_t> extent(const py::array& a) {
+  auto lo = reinterpret_cast<std::uintptr_t>(a.data()), hi = lo;
+  for (ssize_t i = 0; i < a.ndim(); ++i) {
+    const ssize_t span = (a.shape(i) - 1) * a.strides(i);
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi + a.itemsize()};
+}
+
+py::array checked_out(const Call& call, py::handle out, DType dt, const std::vector<ssize_t>& shape,
+                      std::initializer_list<const py::array*> inputs) {
+  if (!py::isinstance<py::array>(out))
+    call.type_error(std::string("out must be a numpy.ndarray, got ") +
+                    py::str(py::type::of(out).attr("__name__")).cast<std::string>());
+  auto o = py::reinterpret_borrow<py::array>(out);
+  if (!o.dtype().is(numpy_dtype(dt)))
+    call.type_error("out has dtype " + py::str(o.dtype()).cast<std::string>() +
+                    " but the result is " + (dt == DType::f32 ? "float32" : "float64"));
+  bool same_shape = o.ndim() == static_cast<ssize_t>(shape.size());
+  for (size_t i = 0; same_shape && i < shape.size(); ++i) same_shape = o.shape(i) == shape[i];
+  if (!same_shape) {
+    std::string want = "(";
+    for (size_t i = 0; i < shape.size(); ++i)
+      want +=
+          std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+    call.value_error("out has shape " + shape_str(o) + " but the result has shape " + want + ")");
+  }
+  if (!o.writeable()) call.value_error("out is read-only");
+  if (o.size() == 0) return o;
+  const auto oe = extent(o);
+  for (const py::array* in : inputs) {
+    if (in->size() == 0) continue;
+    const auto ie = extent(*in);
+    if (ie.first >= oe.second || oe.first >= ie.second) continue;
+    if (in->data() == o.data() && same_layout(*in, o)) continue;  // exactly in place: allowed
+    if (Numpy::get().shares_memory(o, *in).cast<bool>())
+      call.value_error(
+          "out overlaps an input without being it; pass the input itself for in-place");
+  }
+  return o;
+}
+
+py::array result_buffer(const py::array& like, const py::object& out) {
+  if (!out.is_none()) {
+    auto o = py::reinterpret_borrow<py::array>(out);
+    if (same_layout(o, like)) return o;
+  }
+  return Numpy::get().empty_like(like);
+}
+
+py::object finish(const py::array& result, const py::object& out, bool scalar_result) {
+  if (!out.is_none()) {
+    if (!result.is(out)) Numpy::get().copyto(out, result);
+    return out;
+  }
+  if (scalar_result) return result[py::tuple()];
+  return result;
+}
+
+}  // namespace nnk

@@ -1,0 +1,38 @@
+// The nnkernels._core extension: configuration (ISA, threads) and the family bindings.
+#include <omp.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "build_config.hpp"
+#include "nnkernels/dispatch.hpp"
+
+namespace py = pybind11;
+
+namespace nnk {
+void bind_activations(py::module_& m);
+}
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "nnkernels C++ kernels (SIMD + OpenMP); use the nnkernels package, not this module.";
+  nnk::install_fork_handler();
+
+  m.def("isa", &nnk::active_isa, "The ISA level whose kernels run now.");
+  m.def("best_isa", &nnk::best_isa, "The best ISA level this CPU and build support.");
+  m.def("isa_supported", [](const std::string& name) { return nnk::isa_supported(name.c_str()); });
+  m.def(
+      "select_isa", [](const std::string& name) { nnk::select_isa(name.c_str()); },
+      "Switch every kernel to an ISA level (testing and benchmarking).", py::arg("name"));
+  m.def("get_num_threads", &nnk::effective_threads,
+        "Threads a kernel call from this Python thread may use.");
+  m.def("requested_threads", &nnk::requested_threads);
+  m.def(
+      "set_num_threads", [](int n) { nnk::set_requested_threads(n); },
+      "Set the threads kernels use (0 restores the default).", py::arg("n"));
+  m.def("in_forked_child", &nnk::in_forked_child);
+  m.attr("ISA_LEVELS") = NNK_ISA_LEVELS;
+  m.attr("COMPILER") = NNK_COMPILER;
+  m.attr("FLAGS") = NNK_FLAGS;
+  m.attr("OPENMP") = _OPENMP;
+  nnk::bind_activations(m);
+}

@@ -1,0 +1,364 @@
+// One struct per elementwise activation: forward f(x), derivative f'(x), and f' from the output
+// y = f(x) where the math allows (grad_from_output). Included only by kernel sources, inside the
+// per-ISA namespace; the kernel loops live in cpp/src/activations.cpp.
+//
+// Accuracy: kUlp is the float32 bound against the float64 reference (tests/reference.py) for
+// forward, grad and backward over the whole real line; kFloor is an absolute floor, in units of
+// the dtype's epsilon, where a derivative crosses zero (cancellation no float format avoids).
+// The test suite reads both numbers from nnkernels._core, so the bound in the code is the one
+// tested. "Work" is the type the math is done in: double where float's own rounding of an
+// intermediate (x^3, x^2/2, erfc's tail) would cost more than the bound.
+#pragma once
+#include <cmath>
+
+#include "nnkernels/dispatch.hpp"
+#include "nnkernels/parallel.hpp"
+#include "nnkernels/vecmath.hpp"
+
+namespace nnk {
+namespace NNK_ISA {
+
+struct Cheap {  // a compare or a multiply per element: memory-bound
+  static constexpr index_t kGrain = kGrainMemoryBound;
+  static constexpr double kUlp = 0, kFloor = 0;
+};
+struct Transcendental {
+  static constexpr index_t kGrain = kGrainTranscendental;
+};
+
+// a * b where b == 0 means the limit 0 (x * sigmoid(x) at x = -inf, not inf * 0 = NaN).
+template <class T>
+NNK_INLINE T times_vanishing(T a, T b) {
+  return b == T(0) ? T(0) : a * b;
+}
+
+// p * x as hi + lo, p a double parameter (beta, 1/alpha). exp's tail has relative condition
+// |z|, so the rounding of z = p * x (and of p itself, for float) must not be lost: float forms z
+// in double and splits it; double carries the product's rounding error. lo is 0 where |z| >= 1024
+// (exp is 0 or inf there anyway) or z is not finite.
+template <class T>
+struct Split {
+  T hi, lo;
+};
+template <class T>
+NNK_INLINE Split<T> scaled(T x, double p) {
+  if constexpr (sizeof(T) == 4) {
+    const double z = p * double(x);
+    const T hi = T(z);
+    return {hi, std::fabs(hi) < T(1024) ? T(z - double(hi)) : T(0)};
+  } else {
+    const T hi = T(p) * x;
+    return {hi, vm::two_prod_err(T(p), x, hi)};
+  }
+}
+
+// sigma(z.hi + z.lo) and sigma(-(z.hi + z.lo)) to first order in lo.
+template <class T>
+NNK_INLINE vm::SigmoidPair<T> sigmoid_pair(Split<T> z) {
+  const auto s = vm::sigmoid_pair(z.hi);
+  const T d = z.lo * s.pos * s.neg;
+  return {s.pos + d, s.neg - d};
+}
+
+template <class T>
+struct Identity : Cheap {
+  explicit Identity(const Params&) {}
+  NNK_INLINE T forward(T x) const { return x; }
+  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, T(1)); }
+  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+};
+
+// 1 where x >= threshold, else 0. Its derivative is 0 (almost everywhere).
+template <class T>
+struct BinaryStep : Cheap {
+  T threshold;
+  explicit BinaryStep(const Params& p) : threshold(T(p.v[0])) {}
+  NNK_INLINE T forward(T x) const { return vm::keep_nan(x, x >= threshold ? T(1) : T(0)); }
+  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, T(0)); }
+  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+};
+
+// 1 / (1 + e^-x) from e^-|x|; f' = y (1 - y).
+template <class T>
+struct Sigmoid : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  explicit Sigmoid(const Params&) {}
+  NNK_INLINE T forward(T x) const { return vm::sigmoid(x); }
+  NNK_INLINE T grad(T x) const {
+    const auto s = vm::sigmoid_pair(x);
+    return s.pos * s.neg;
+  }
+  NNK_INLINE T grad_from_output(T y) const { return y * (T(1) - y); }
+};
+
+// (1 - e^-x) / (1 + e^-x) = tanh(x / 2); f' = (1 - y^2) / 2 = 2 sigma(x) sigma(-x).
+template <class T>
+struct BipolarSigmoid : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  explicit BipolarSigmoid(const Params&) {}
+  NNK_INLINE T forward(T x) const { return vm::tanh(T(0.5) * x); }
+  NNK_INLINE T grad(T x) const {
+    const auto s = vm::sigmoid_pair(x);
+    return T(2) * s.pos * s.neg;
+  }
+  NNK_INLINE T grad_from_output(T y) const { return T(0.5) * (T(1) - y) * (T(1) + y); }
+};
+
+// f' = 1 - y^2 = 4 sigma(2x) sigma(-2x): no cancellation where tanh saturates.
+template <class T>
+struct Tanh : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  explicit Tanh(const Params&) {}
+  NNK_INLINE T forward(T x) const { return vm::tanh(x); }
+  NNK_INLINE T grad(T x) const {
+    const auto s = vm::sigmoid_pair(T(2) * x);
+    return T(4) * s.pos * s.neg;
+  }
+  NNK_INLINE T grad_from_output(T y) const { return (T(1) - y) * (T(1) + y); }
+};
+
+// clamp(x, min_val, max_val); f' = 1 strictly inside, so y tells it too.
+template <class T>
+struct Hardtanh : Cheap {
+  static constexpr double kUlp = 1, kFloor = 0;  // the bounds are rounded to T
+  T lo, hi;
+  explicit Hardtanh(const Params& p) : lo(T(p.v[0])), hi(T(p.v[1])) {}
+  Hardtanh(T lo_, T hi_) : lo(lo_), hi(hi_) {}
+  NNK_INLINE T forward(T x) const { return vm::clamp_keep_nan(x, lo, hi); }
+  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, x > lo && x < hi ? T(1) : T(0)); }
+  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+};
+
+template <class T>
+struct Relu : Cheap {
+  explicit Relu(const Params&) {}
+  NNK_INLINE T forward(T x) const { return x < T(0) ? T(0) : x; }
+  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, x > T(0) ? T(1) : T(0)); }
+  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+};
+
+template <class T>
+struct Relu6 : Hardtanh<T> {
+  explicit Relu6(const Params&) : Hardtanh<T>(T(0), T(6)) {}
+};
+
+// From the output only for negative_slope >= 0 (the Python face checks).
+template <class T>
+struct LeakyRelu : Cheap {
+  static constexpr double kUlp = 1, kFloor = 0;  // the slope is rounded to T
+  T slope;
+  explicit LeakyRelu(const Params& p) : slope(T(p.v[0])) {}
+  NNK_INLINE T forward(T x) const { return x > T(0) ? x : slope * x; }
+  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, x > T(0) ? T(1) : slope); }
+  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+};
+
+// alpha (e^x - 1) for x <= 0; f' = y + alpha there (alpha >= 0 for the output form).
+template <class T>
+struct Elu : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  T alpha;
+  double alpha_d;  // y + alpha cancels near saturation: add in double with the exact parameter
+  explicit Elu(const Params& p) : alpha(T(p.v[0])), alpha_d(p.v[0]) {}
+  NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1(x); }
+  NNK_INLINE T grad(T x) const { return x > T(0) ? T(1) : alpha * vm::exp(x); }
+  NNK_INLINE T grad_from_output(T y) const { return y > T(0) ? T(1) : T(double(y) + alpha_d); }
+};
+
+template <class T>
+struct Selu : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  static constexpr T kAlpha = T(1.6732632423543772848170429916717);
+  static constexpr T kScale = T(1.0507009873554804934193349852946);
+  static constexpr double kScaleAlphaD = 1.7580993408473768599402175208123;
+  static constexpr T kScaleAlpha = T(kScaleAlphaD);
+  explicit Selu(const Params&) {}
+  NNK_INLINE T forward(T x) const { return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1(x); }
+  NNK_INLINE T grad(T x) const { return x > T(0) ? kScale : kScaleAlpha * vm::exp(x); }
+  NNK_INLINE T grad_from_output(T y) const {  // in double: y + scale alpha cancels
+    return y > T(0) ? kScale : T(double(y) + kScaleAlphaD);
+  }
+};
+
+// alpha (e^(x/alpha) - 1) for x <= 0; f' = y / alpha + 1 there.
+template <class T>
+struct Celu : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  T alpha;
+  double alpha_d, inv_alpha;
+  explicit Celu(const Params& p) : alpha(T(p.v[0])), alpha_d(p.v[0]), inv_alpha(1.0 / p.v[0]) {}
+  NNK_INLINE T forward(T x) const {
+    const Split<T> z = scaled(x, inv_alpha);
+    const T e = vm::expm1(z.hi), correction = z.lo * (e + T(1));
+    // (correction - correction) is 0 exactly when it is finite; where e overflows, drop it.
+    return x > T(0) ? x : alpha * (e + (correction - correction == T(0) ? correction : T(0)));
+  }
+  NNK_INLINE T grad(T x) const {
+    const Split<T> z = scaled(x, inv_alpha);
+    return x > T(0) ? T(1) : vm::exp(z.hi) * (T(1) + z.lo);
+  }
+  NNK_INLINE T grad_from_output(T y) const {
+    return y > T(0) ? T(1) : T(double(y) / alpha_d + 1.0);
+  }
+};
+
+// x Phi(x) with the exact normal CDF; f' = Phi(x) + x phi(x). Not a function of y.
+template <class T>
+struct Gelu : Transcendental {
+  static constexpr double kUlp = 2, kFloor = 4;
+  explicit Gelu(const Params&) {}
+  static NNK_INLINE vm::NormalCdfPdf cdf_pdf(T x) {
+    if constexpr (sizeof(T) == 4)
+      return vm::normal_cdf_pdf(double(x), vm::kErfcTailFloat);
+    else
+      return vm::normal_cdf_pdf(double(x), vm::kErfcTailDouble);
+  }
+  NNK_INLINE T forward(T x) const { return T(times_vanishing(double(x), cdf_pdf(x).cdf)); }
+  NNK_INLINE T grad(T x) const {
+    const auto c = cdf_pdf(x);
+    return T(c.cdf + times_vanishing(double(x), c.pdf));
+  }
+};
+
+// x sigma(2u), u = sqrt(2/pi) (x + 0.044715 x^3): PyTorch's approximate="tanh",
+// 0.5 x (1 + tanh u), without the cancellation of 1 + tanh u for x < 0.
+template <class T>
+struct GeluTanh : Transcendental {
+  static constexpr double kUlp = 2, kFloor = 4;
+  explicit GeluTanh(const Params&) {}
+  static constexpr double kC = 0.79788456080286535588, kA = 0.044715;
+  NNK_INLINE T forward(T x) const {
+    const double w = x, u2 = 2 * kC * (w + kA * w * w * w);
+    return T(times_vanishing(w, vm::sigmoid(u2)));
+  }
+  NNK_INLINE T grad(T x) const {
+    const double w = x, u2 = 2 * kC * (w + kA * w * w * w);
+    const auto s = vm::sigmoid_pair(u2);
+    const double du2 = 2 * kC * (1 + 3 * kA * w * w);
+    return T(s.pos + times_vanishing(w * du2, s.pos * s.neg));
+  }
+};
+
+// x sigma(beta x) (silu is beta = 1); f' = s (1 + z sigma(-z)), z = beta x. The rounding error
+// of z is carried separately: sigma's tail has relative condition |z|.
+template <class T>
+struct Swish : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 4;
+  double beta;
+  explicit Swish(const Params& p) : beta(p.v[0]) {}
+  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_pair(scaled(x, beta)).pos); }
+  NNK_INLINE T grad(T x) const {
+    const Split<T> z = scaled(x, beta);
+    const auto s = sigmoid_pair(z);
+    return times_vanishing(T(1) + times_vanishing(z.hi, s.neg), s.pos);
+  }
+};
+
+// x tanh(softplus(x)) = x n / (n + 2), n = e^x (e^x + 2); sech^2 = 4 (n + 1) / (n + 2)^2.
+template <class T>
+struct Mish : Transcendental {
+  static constexpr double kUlp = 2, kFloor = 4;
+  explicit Mish(const Params&) {}
+  struct Parts {
+    double t, sech2, sig;
+  };
+  static NNK_INLINE Parts parts(double x) {
+    const double e = vm::exp(x > 40 ? 40.0 : x);  // t and sech2 are exact 1 and 0 beyond
+    const double n = e * (e + 2), inv = 1 / (n + 2);
+    return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, e / (1 + e)};
+  }
+  NNK_INLINE T forward(T x) const { return T(times_vanishing(double(x), parts(x).t)); }
+  NNK_INLINE T grad(T x) const {
+    const Parts p = parts(x);
+    return T(p.t + times_vanishing(double(x), p.sech2 * p.sig));
+  }
+};
+
+// log(1 + e^(beta x)) / beta, x itself where beta x > threshold (PyTorch); f' = 1 - e^(-beta y).
+template <class T>
+struct Softplus : Transcendental {
+  static constexpr double kUlp = 4, kFloor = 0;
+  double beta;
+  T threshold;
+  explicit Softplus(const Params& p) : beta(p.v[0]), threshold(T(p.v[1])) {}
+  NNK_INLINE T forward(T x) const {
+    const Split<T> z = scaled(x, beta);
+    const T e = vm::exp(-std::fabs(z.hi));
+    // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
+    const T sp = vm::log1p(e) + z.lo * (z.hi < T(0) ? e : T(1)) + (z.hi > T(0) ? z.hi : T(0));
+    return z.hi > threshold ? x : T(double(sp) / beta);
+  }
+  NNK_INLINE T grad(T x) const {
+    const Split<T> z = scaled(x, beta);
+    return z.hi > threshold ? T(1) : sigmoid_pair(z).pos;
+  }
+  NNK_INLINE T grad_from_output(T y) const {
+    const T z = scaled(y, beta).hi;
+    return z > threshold ? T(1) : -vm::expm1(-z);
+  }
+};
+
+// x / (1 + |x|); f' = 1 / (1 + |x|)^2 = (1 - |y|)^2.
+template <class T>
+struct Softsign : Cheap {
+  static constexpr double kUlp = 4, kFloor = 0;
+  explicit Softsign(const Params&) {}
+  NNK_INLINE T forward(T x) const {
+    const T a = std::fabs(x);
+    return std::copysign(a > T(1e30) ? T(1) : a / (T(1) + a), x);
+  }
+  NNK_INLINE T grad(T x) const {
+    const T d = T(1) + std::fabs(x);
+    return T(1) / (d * d);
+  }
+  NNK_INLINE T grad_from_output(T y) const {
+    const T d = T(1) - std::fabs(y);
+    return d * d;
+  }
+};
+
+// relu6(x + 3) / 6; f' = 1/6 strictly inside (-3, 3), so 0 < y < 1 tells it too.
+template <class T>
+struct Hardsigmoid : Cheap {
+  static constexpr double kUlp = 2, kFloor = 0;
+  explicit Hardsigmoid(const Params&) {}
+  NNK_INLINE T forward(T x) const {
+    return vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), T(0), T(1));
+  }
+  NNK_INLINE T grad(T x) const {
+    return vm::keep_nan(x, x > T(-3) && x < T(3) ? T(1.0 / 6) : T(0));
+  }
+  NNK_INLINE T grad_from_output(T y) const {
+    return vm::keep_nan(y, y > T(0) && y < T(1) ? T(1.0 / 6) : T(0));
+  }
+};
+
+// x relu6(x + 3) / 6; f' = (2x + 3) / 6 inside [-3, 3] (PyTorch's side conventions).
+template <class T>
+struct Hardswish : Cheap {
+  static constexpr double kUlp = 3, kFloor = 0;
+  explicit Hardswish(const Params&) {}
+  NNK_INLINE T forward(T x) const {
+    return times_vanishing(x, vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), T(0), T(1)));
+  }
+  NNK_INLINE T grad(T x) const {
+    const T inside = (T(2) * x + T(3)) * T(1.0 / 6);
+    return vm::keep_nan(x, x < T(-3) ? T(0) : (x <= T(3) ? inside : T(1)));
+  }
+};
+
+// log sigma(x) = min(x, 0) - log1p(e^-|x|); f' = sigma(-x) = 1 - e^y.
+template <class T>
+struct Logsigmoid : Transcendental {
+  static constexpr double kUlp = 3, kFloor = 0;
+  explicit Logsigmoid(const Params&) {}
+  NNK_INLINE T forward(T x) const {
+    const T l = vm::log1p(vm::exp(-std::fabs(x)));
+    return x >= T(0) ? -l : x - l;
+  }
+  NNK_INLINE T grad(T x) const { return vm::sigmoid_pair(x).neg; }
+  NNK_INLINE T grad_from_output(T y) const { return -vm::expm1(y); }
+};
+
+}  // namespace NNK_ISA
+}  // namespace nnk

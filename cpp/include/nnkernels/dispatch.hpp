@@ -1,0 +1,132 @@
+// ISA levels and the kernel table. This header is shared by the per-ISA kernel objects and the
+// bindings, so it holds only plain declarations: no SIMD code, nothing compiled per ISA.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace nnk {
+
+using index_t = std::ptrdiff_t;
+
+// Every elementwise activation, in one list: (python name, C++ struct). The enum, the kernel
+// table and the Python registry are all generated from it.
+#define NNK_ELEMENTWISE_ACTIVATIONS(X) \
+  X(identity, Identity)                \
+  X(binary_step, BinaryStep)           \
+  X(sigmoid, Sigmoid)                  \
+  X(bipolar_sigmoid, BipolarSigmoid)   \
+  X(tanh, Tanh)                        \
+  X(hardtanh, Hardtanh)                \
+  X(relu, Relu)                        \
+  X(relu6, Relu6)                      \
+  X(leaky_relu, LeakyRelu)             \
+  X(elu, Elu)                          \
+  X(selu, Selu)                        \
+  X(celu, Celu)                        \
+  X(gelu, Gelu)                        \
+  X(gelu_tanh, GeluTanh)               \
+  X(swish, Swish)                      \
+  X(mish, Mish)                        \
+  X(softplus, Softplus)                \
+  X(softsign, Softsign)                \
+  X(hardsigmoid, Hardsigmoid)          \
+  X(hardswish, Hardswish)              \
+  X(logsigmoid, Logsigmoid)
+
+enum class Act : int {
+#define NNK_ENUM(name, type) name,
+  NNK_ELEMENTWISE_ACTIVATIONS(NNK_ENUM)
+#undef NNK_ENUM
+      count
+};
+constexpr int kActCount = static_cast<int>(Act::count);
+
+// Scalar hyperparameters of an activation (alpha, beta, threshold, ...), in the order the
+// Python face documents them. Each struct reads the ones it needs.
+struct Params {
+  double v[3] = {0, 0, 0};
+};
+
+template <class T>
+using UnaryKernel = void (*)(const T* x, T* out, index_t n, const Params& p);
+template <class T>
+using BinaryKernel = void (*)(const T* a, const T* b, T* out, index_t n, const Params& p);
+
+// Per-channel slope kernels (PReLU, and RReLU's per-element random slopes), over a
+// (outer, channels, inner) view of a C-contiguous array.
+struct ChannelShape {
+  index_t outer, channels, inner;
+};
+template <class T>
+using PreluForward = void (*)(const T* x, const T* w, T* y, ChannelShape s);
+// dx = dy * (x > 0 ? 1 : w);  dw[c] = sum(dy * x * (x <= 0)) over the channel (if dw != null).
+template <class T>
+using PreluBackward = void (*)(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelShape s);
+
+// Row-wise softmax family over a (outer, n, inner) view; reduction along n.
+template <class T>
+using RowKernel = void (*)(const T* x, T* y, ChannelShape s);
+template <class T>
+using RowBackward = void (*)(const T* dy, const T* y, T* dx, ChannelShape s);
+
+template <class T>
+struct TypedTable {
+  UnaryKernel<T> forward[kActCount];
+  UnaryKernel<T> grad[kActCount];
+  BinaryKernel<T> backward_from_input[kActCount];
+  BinaryKernel<T> backward_from_output[kActCount];  // null where f' is not a function of f
+  PreluForward<T> prelu;
+  PreluBackward<T> prelu_backward;
+  RowKernel<T> softmax, log_softmax;
+  RowBackward<T> softmax_backward, log_softmax_backward;
+};
+
+struct ActInfo {
+  const char* name;
+  double ulp, floor;  // float32 accuracy bound: ulps, and absolute floor in epsilons
+  bool from_output;   // f' is a function of y = f(x)
+};
+
+struct KernelTable {
+  const char* isa;
+  ActInfo info[kActCount];
+  TypedTable<float> f32;
+  TypedTable<double> f64;
+  template <class T>
+  const TypedTable<T>& typed() const;
+};
+template <>
+inline const TypedTable<float>& KernelTable::typed<float>() const {
+  return f32;
+}
+template <>
+inline const TypedTable<double>& KernelTable::typed<double>() const {
+  return f64;
+}
+
+// Each ISA object defines one of these (compiled with its own -march).
+namespace baseline {
+const KernelTable& kernel_table();
+}
+namespace avx2 {
+const KernelTable& kernel_table();
+}
+namespace avx512 {
+const KernelTable& kernel_table();
+}
+
+// ---- runtime selection (dispatch.cpp) ----
+const KernelTable& kernels();          // the active table
+const char* active_isa();              // "baseline" | "avx2" | "avx512"
+bool isa_supported(const char* name);  // compiled in and supported by this CPU
+void select_isa(const char* name);     // throws std::invalid_argument when unsupported
+const char* best_isa();
+
+// ---- threads (dispatch.cpp); used by parallel.hpp inside every ISA object ----
+int effective_threads();          // threads a kernel call may use right now
+int requested_threads();          // 0 = default
+void set_requested_threads(int);  // also sets the calling thread's OpenMP ICV
+void install_fork_handler();
+bool in_forked_child();
+
+}  // namespace nnk

@@ -1,0 +1,55 @@
+// parallel_for and deterministic reductions. Included only by kernel sources, inside the
+// per-ISA namespace (NNK_ISA), so each ISA object has its own copy.
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "nnkernels/dispatch.hpp"
+
+namespace nnk {
+namespace NNK_ISA {
+
+// Work below `grain` elements runs on the calling thread: waking OpenMP workers costs a few
+// microseconds, more than the work itself. Grains are measured in bench_activations.py.
+enum Grain : index_t {
+  kGrainTranscendental = 16 * 1024,
+  kGrainMemoryBound = 128 * 1024,
+};
+
+// Runs body(begin, end) over [0, n). Chunks are about eight per thread, scheduled dynamically,
+// so a core that is busy with another process does not stall the call; element ranges (grain
+// >= 64) start on cache-line multiples, row ranges (small grains) may be as short as one row.
+template <class Body>
+void parallel_for(index_t n, index_t grain, Body&& body) {
+  int threads = n >= 2 * grain ? effective_threads() : 1;
+  if (threads <= 1) {
+    if (n > 0) body(index_t(0), n);
+    return;
+  }
+  const index_t align = grain >= 64 ? 64 : 1;
+  index_t chunk = std::max<index_t>({n / (index_t(threads) * 8), grain / 4, 1});
+  chunk = (chunk + align - 1) / align * align;
+  const index_t chunks = (n + chunk - 1) / chunk;
+  threads = static_cast<int>(std::min<index_t>(threads, chunks));
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (index_t c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+// Sums f(begin, end) over fixed blocks of [0, n) and combines the partial sums in block order:
+// the same bits for any thread count. Acc is the accumulator type (double, or an array type).
+template <class Acc, class Body>
+Acc deterministic_sum(index_t n, index_t block, Acc zero, Body&& body) {
+  const index_t blocks = (n + block - 1) / block;
+  std::vector<Acc> partial(static_cast<size_t>(blocks), zero);
+  parallel_for(blocks, std::max<index_t>(1, kGrainTranscendental / block),
+               [&](index_t b, index_t e) {
+                 for (index_t i = b; i < e; ++i)
+                   partial[i] = body(i * block, std::min(n, (i + 1) * block));
+               });
+  Acc total = zero;
+  for (const Acc& p : partial) total += p;
+  return total;
+}
+
+}  // namespace NNK_ISA
+}  // namespace nnk

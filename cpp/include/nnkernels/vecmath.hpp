@@ -1,0 +1,297 @@
+// Branch-free elementary functions for float and double, written to vectorize inside
+// `#pragma omp simd` loops: selects instead of branches, no libm calls, no lookup tables.
+// Included only by kernel sources, inside the per-ISA namespace.
+//
+// Accuracy (max error over the whole real line, measured by tests/test_vecmath.py through the
+// activations that use them): exp, expm1, log1p, tanh, sigmoid <= 2 ulp; phi (normal CDF) <= 3 ulp.
+// NaN in gives NaN out; +-inf saturate.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#define NNK_INLINE inline __attribute__((always_inline))
+
+namespace nnk {
+namespace NNK_ISA {
+namespace vm {
+
+template <class T>
+struct Traits;
+template <>
+struct Traits<float> {
+  using Bits = uint32_t;
+  static constexpr int kMantissa = 23;
+  static constexpr Bits kBias = 127;
+  // exp(x) is 0 below exp_lo and inf above exp_hi (both slightly past the real limits).
+  static constexpr float kExpLo = -104.0f, kExpHi = 89.0f;
+  static constexpr float kExpm1Lo = -30.0f;          // expm1 is -1 in float below this
+  static constexpr float kRoundShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to integer
+  // ln 2 split so that k * kLn2Hi is exact for |k| < 2^11.
+  static constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+};
+template <>
+struct Traits<double> {
+  using Bits = uint64_t;
+  static constexpr int kMantissa = 52;
+  static constexpr Bits kBias = 1023;
+  static constexpr double kExpLo = -746.0, kExpHi = 710.0;
+  static constexpr double kExpm1Lo = -45.0;
+  static constexpr double kRoundShift = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+};
+
+template <class T>
+NNK_INLINE typename Traits<T>::Bits to_bits(T x) {
+  typename Traits<T>::Bits b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+template <class T>
+NNK_INLINE T from_bits(typename Traits<T>::Bits b) {
+  T x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+// NaN-preserving helpers: comparisons with NaN are false, so the NaN operand must be the one
+// returned by the false arm.
+template <class T>
+NNK_INLINE T keep_nan(T x, T value) {
+  return x != x ? x : value;
+}
+template <class T>
+NNK_INLINE T clamp_keep_nan(T x, T lo, T hi) {
+  x = x < lo ? lo : x;
+  return x > hi ? hi : x;
+}
+
+// Coefficients of a polynomial, highest degree first, evaluated by Horner's rule.
+template <class T, size_t N>
+NNK_INLINE T horner(T x, const T (&c)[N]) {
+  T acc = c[0];
+  for (size_t i = 1; i < N; ++i) acc = acc * x + c[i];
+  return acc;
+}
+
+// Taylor coefficients of (e^r - 1 - r) / r^2 = 1/2! + r/3! + ..., highest first. |r| <= ln2/2:
+// float to r^6/8! (truncation 5e-9), double to r^12/14! (4e-18).
+template <class T>
+struct ExpPoly;
+template <>
+struct ExpPoly<float> {
+  static constexpr float c[7] = {1.f / 40320, 1.f / 5040, 1.f / 720, 1.f / 120,
+                                 1.f / 24,    1.f / 6,    0.5f};
+};
+template <>
+struct ExpPoly<double> {
+  static constexpr double c[13] = {1.0 / 87178291200.0,
+                                   1.0 / 6227020800.0,
+                                   1.0 / 479001600.0,
+                                   1.0 / 39916800.0,
+                                   1.0 / 3628800.0,
+                                   1.0 / 362880.0,
+                                   1.0 / 40320.0,
+                                   1.0 / 5040.0,
+                                   1.0 / 720.0,
+                                   1.0 / 120.0,
+                                   1.0 / 24.0,
+                                   1.0 / 6.0,
+                                   0.5};
+};
+
+// x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), and e^r - 1 accurate relative to itself.
+template <class T>
+struct Reduced {
+  T expm1_r;
+  typename Traits<T>::Bits k;  // two's complement integer
+};
+template <class T>
+NNK_INLINE Reduced<T> reduce_exp(T x) {
+  using F = Traits<T>;
+  const T shifted = x * T(1.4426950408889634) + F::kRoundShift;
+  const T kf = shifted - F::kRoundShift;
+  const typename F::Bits k = to_bits(shifted) - to_bits(F::kRoundShift);
+  const T r = (x - kf * F::kLn2Hi) - kf * F::kLn2Lo;
+  return {r + r * r * horner(r, ExpPoly<T>::c), k};
+}
+
+// 2^k for k in the normal exponent range (unsigned arithmetic: no UB on garbage k from NaN).
+template <class T>
+NNK_INLINE T pow2(typename Traits<T>::Bits k) {
+  return from_bits<T>((k + Traits<T>::kBias) << Traits<T>::kMantissa);
+}
+// y * 2^k for k from about -2*bias to 2*bias: two factors, so results may be subnormal or overflow.
+template <class T>
+NNK_INLINE T scale(T y, typename Traits<T>::Bits k) {
+  using Bits = typename Traits<T>::Bits;
+  using SBits = std::make_signed_t<Bits>;
+  const Bits half = static_cast<Bits>(static_cast<SBits>(k) >> 1);
+  return y * pow2<T>(half) * pow2<T>(k - half);
+}
+
+// e^x, <= 1.5 ulp.
+template <class T>
+NNK_INLINE T exp(T x) {
+  x = clamp_keep_nan(x, Traits<T>::kExpLo, Traits<T>::kExpHi);
+  const Reduced<T> red = reduce_exp(x);
+  return scale(red.expm1_r + T(1), red.k);
+}
+
+// e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0.
+template <class T>
+NNK_INLINE T expm1(T x) {
+  using Bits = typename Traits<T>::Bits;
+  using SBits = std::make_signed_t<Bits>;
+  x = clamp_keep_nan(x, Traits<T>::kExpm1Lo, Traits<T>::kExpHi);
+  const Reduced<T> red = reduce_exp(x);
+  const SBits k = static_cast<SBits>(red.k);
+  // Small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative accuracy near 0.
+  const T p = pow2<T>(static_cast<Bits>(k < -60 ? SBits(-60) : (k > 1 ? SBits(1) : k)));
+  const T small = p * red.expm1_r + (p - T(1));
+  // Large k: the -1 no longer cancels anything, and scale() reaches the overflow threshold.
+  const T large = scale(red.expm1_r + T(1), red.k) - T(1);
+  return k > 1 ? large : small;
+}
+
+// log(1 + x) for x >= -1, <= 2 ulp.
+template <class T>
+struct Log1pPoly;
+template <>
+struct Log1pPoly<float> {  // atanh series in s^2, s^2 <= 0.0295: to z^3/9
+  static constexpr float c[4] = {1.f / 9, 1.f / 7, 1.f / 5, 1.f / 3};
+};
+template <>
+struct Log1pPoly<double> {  // to z^9/21
+  static constexpr double c[10] = {1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13,
+                                   1.0 / 11, 1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3};
+};
+template <class T>
+NNK_INLINE T log1p(T x) {
+  using F = Traits<T>;
+  using Bits = typename F::Bits;
+  using SBits = std::make_signed_t<Bits>;
+  const T u = T(1) + x;
+  // u = 2^k m with m in [sqrt(1/2), sqrt(2)).
+  const Bits sqrt_half = to_bits(T(0.70710678118654752440));
+  const Bits one = to_bits(T(1));
+  const Bits ub = to_bits(u) + (one - sqrt_half);
+  const SBits k = static_cast<SBits>(ub >> F::kMantissa) - static_cast<SBits>(F::kBias);
+  const Bits mantissa_mask = (Bits(1) << F::kMantissa) - 1;
+  const T m = from_bits<T>((ub & mantissa_mask) + sqrt_half);
+  // The rounding error of u = 1 + x, as a first-order correction log(1 + c/u) ~ c/u.
+  const T c = k < SBits(F::kMantissa) ? (x - (u - T(1))) / u : T(0);
+  const T f = m - T(1);
+  const T s = f / (T(2) + f);
+  const T z = s * s;
+  const T log_m = T(2) * s + T(2) * s * z * horner(z, Log1pPoly<T>::c);
+  const T kf = static_cast<T>(k);
+  const T r = kf * F::kLn2Hi + (log_m + (kf * F::kLn2Lo + c));
+  const T inf = std::numeric_limits<T>::infinity();
+  const T special = x == inf ? inf : (x == T(-1) ? -inf : std::numeric_limits<T>::quiet_NaN());
+  return x > T(-1) && x < inf ? r : keep_nan(x, special);
+}
+
+// tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x, <= 2.5 ulp.
+template <class T>
+NNK_INLINE T tanh(T x) {
+  const T e = expm1(T(-2) * std::fabs(x));
+  return std::copysign(-e / (T(2) + e), x);
+}
+
+// sigma(x) and sigma(-x) = 1 - sigma(x) from one exp(-|x|): both accurate near 0 and 1.
+template <class T>
+struct SigmoidPair {
+  T pos, neg;
+};
+template <class T>
+NNK_INLINE SigmoidPair<T> sigmoid_pair(T x) {
+  const T e = exp(-std::fabs(x));
+  const T s = T(1) / (T(1) + e);
+  const T se = e * s;
+  return x >= T(0) ? SigmoidPair<T>{s, se} : SigmoidPair<T>{se, s};
+}
+template <class T>
+NNK_INLINE T sigmoid(T x) {
+  return sigmoid_pair(x).pos;
+}
+
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|), never overflowing.
+template <class T>
+NNK_INLINE T softplus(T x) {
+  const T l = log1p(exp(-std::fabs(x)));
+  return x > T(0) ? x + l : keep_nan(x, l);
+}
+
+// The rounding error of p = fl(a * b): a * b = p + err exactly (Dekker/Veltkamp where no FMA
+// instruction exists). 0 where |p| >= 1024 or p is not finite: callers use it for first-order
+// corrections of exp's argument, and e^-1024 is 0 in both formats.
+template <class T>
+NNK_INLINE T two_prod_err(T a, T b, T p) {
+#if defined(__FMA__)
+  const T err = std::fma(a, b, -p);
+#else
+  constexpr T split = sizeof(T) == 4 ? T(4097) : T(134217729);  // 2^ceil(p/2) + 1
+  const T ca = split * a, cb = split * b;
+  const T ah = ca - (ca - a), al = a - ah;
+  const T bh = cb - (cb - b), bl = b - bh;
+  const T err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+#endif
+  return std::fabs(p) < T(1024) ? err : T(0);
+}
+
+// Chebyshev coefficients of h(t) = erfc(z) e^{z^2} / t, t = 1/(1 + z/2), on [t_min, 1];
+// generated by cpp/tools/fit_erfc.py. Max relative error 1.1e-9 (float's 13 terms), 2e-17 (28).
+constexpr double kErfcTailTMin = 0.06896551724137931034482759;
+constexpr double kErfcTailFloat[13] = {
+    5.9420612830620962017e-1,  3.4616476170134123832e-1,  5.8092047764336067993e-2,
+    2.5370278966689277042e-3,  -9.3087132619160669123e-4, -9.5763082110868987027e-5,
+    2.5293307858174531556e-5,  2.3336903906321636887e-6,  -9.7884179837218446784e-7,
+    -1.4636453467895688701e-8, 3.9981903102127510398e-8,  -3.8239014489917799263e-9,
+    -1.2767972043833547066e-9};
+constexpr double kErfcTailDouble[28] = {
+    5.9420612830620962184e-1,   3.4616476170134124585e-1,  5.8092047764336007407e-2,
+    2.5370278966690461518e-3,   -9.3087132619113961619e-4, -9.5763082114641061486e-5,
+    2.529330786558169643e-5,    2.333690424480575943e-6,   -9.7884205598771623067e-7,
+    -1.4636069201927198824e-8,  3.9985126539525179387e-8,  -3.8427615387050572324e-9,
+    -1.2722548224115745206e-9,  3.6040441065073663899e-10, 4.5423819717807217915e-12,
+    -1.886008971327972835e-11,  3.2234373976733658582e-12, 3.8426596850157516351e-13,
+    -2.5761553187075915232e-13, 3.3848412570552380898e-14, 7.4071649382717400783e-15,
+    -3.772079001113215231e-15,  4.6709371113176727466e-16, 1.1843062246583256918e-16,
+    -6.0777071059003854777e-17, 8.5835843576551742787e-18, 1.6909934029356299775e-18,
+    -1.0719024063954399974e-18};
+
+template <size_t N>
+NNK_INLINE double clenshaw(double x, const double (&c)[N]) {
+  double b1 = 0, b2 = 0;
+  for (size_t j = N - 1; j >= 1; --j) {
+    const double b0 = c[j] + 2 * x * b1 - b2;
+    b2 = b1;
+    b1 = b0;
+  }
+  return c[0] + x * b1 - b2;
+}
+
+// The standard normal CDF and density at x, in double. Phi(-|x|) = t h(t) exp(-x^2/2) / 2 keeps
+// full relative accuracy in the far tail: x^2 is split exactly so exp sees no rounded argument.
+// Degree is the float (13) or double (28) table: float results need only 1e-9.
+struct NormalCdfPdf {
+  double cdf, pdf;
+};
+template <size_t N>
+NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x, const double (&tail)[N]) {
+  const double a = clamp_keep_nan(std::fabs(x), 0.0, 40.0);  // exp(-800) is exactly 0
+  const double sq = a * a;
+  const double sq_err = two_prod_err(a, a, sq);
+  const double gauss = exp(-0.5 * sq) * (1.0 - 0.5 * sq_err);
+  const double t = 1.0 / (1.0 + a * 0.35355339059327376220);  // z/2 = a/(2 sqrt 2)
+  const double u = (t - kErfcTailTMin) * (2.0 / (1.0 - kErfcTailTMin)) - 1.0;
+  const double lower = 0.5 * t * clenshaw(u, tail) * gauss;  // Phi(-|x|)
+  const double cdf = x < 0 ? lower : keep_nan(x, 1.0 - lower);
+  return {cdf, gauss * 0.39894228040143267794};
+}
+
+}  // namespace vm
+}  // namespace NNK_ISA
+}  // namespace nnk

@@ -1,0 +1,222 @@
+// Activation kernels: the loops around activations.hpp, compiled once per ISA level (CMake
+// defines NNK_ISA and the -march flags), and this level's kernel table.
+#include "nnkernels/activations.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+namespace nnk {
+namespace NNK_ISA {
+namespace {
+
+template <class A, class = void>
+struct HasGradFromOutput : std::false_type {};
+template <class A>
+struct HasGradFromOutput<A, std::void_t<decltype(&A::grad_from_output)>> : std::true_type {};
+
+// In place is allowed (x == out): element i is read before it is written.
+template <template <class> class Act, class T>
+void forward_kernel(const T* x, T* out, index_t n, const Params& p) {
+  const Act<T> act(p);
+  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
+#pragma omp simd
+    for (index_t i = b; i < e; ++i) out[i] = act.forward(x[i]);
+  });
+}
+
+template <template <class> class Act, class T>
+void grad_kernel(const T* x, T* out, index_t n, const Params& p) {
+  const Act<T> act(p);
+  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
+#pragma omp simd
+    for (index_t i = b; i < e; ++i) out[i] = act.grad(x[i]);
+  });
+}
+
+template <template <class> class Act, class T>
+void backward_from_input_kernel(const T* dy, const T* x, T* out, index_t n, const Params& p) {
+  const Act<T> act(p);
+  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
+#pragma omp simd
+    for (index_t i = b; i < e; ++i) out[i] = dy[i] * act.grad(x[i]);
+  });
+}
+
+template <template <class> class Act, class T>
+void backward_from_output_kernel(const T* dy, const T* y, T* out, index_t n, const Params& p) {
+  const Act<T> act(p);
+  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
+#pragma omp simd
+    for (index_t i = b; i < e; ++i) out[i] = dy[i] * act.grad_from_output(y[i]);
+  });
+}
+
+// ---- PReLU: y = x > 0 ? x : w[c] x over a (outer, channels, inner) view ----
+
+template <class T>
+void prelu_forward(const T* x, const T* w, T* y, ChannelShape s) {
+  const index_t rows = s.outer * s.channels;
+  parallel_for(rows * s.inner, kGrainMemoryBound, [&](index_t b, index_t e) {
+    // Chunks are element ranges; walk them row by row (a row shares one slope).
+    for (index_t i = b; i < e;) {
+      const index_t row = i / s.inner, row_end = std::min(e, (row + 1) * s.inner);
+      const T slope = w[row % s.channels];
+#pragma omp simd
+      for (index_t j = i; j < row_end; ++j) y[j] = x[j] > T(0) ? x[j] : slope * x[j];
+      i = row_end;
+    }
+  });
+}
+
+// dx = dy (x > 0 ? 1 : w[c]); dw[c] = sum of dy x over x <= 0 in channel c. dw's partial sums
+// are per fixed block of outer rows, combined in block order: the same bits for any thread count.
+template <class T>
+void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelShape s) {
+  const index_t rows = s.outer * s.channels;
+  parallel_for(rows * s.inner, kGrainMemoryBound, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e;) {
+      const index_t row = i / s.inner, row_end = std::min(e, (row + 1) * s.inner);
+      const T slope = w[row % s.channels];
+#pragma omp simd
+      for (index_t j = i; j < row_end; ++j) dx[j] = dy[j] * (x[j] > T(0) ? T(1) : slope);
+      i = row_end;
+    }
+  });
+  if (dw == nullptr) return;
+  const index_t per_block =
+      std::max<index_t>(1, kGrainMemoryBound / std::max<index_t>(1, s.channels * s.inner));
+  const index_t blocks = (s.outer + per_block - 1) / per_block;
+  std::vector<double> partial(static_cast<size_t>(blocks * s.channels), 0.0);
+  parallel_for(blocks, 1, [&](index_t b0, index_t b1) {
+    for (index_t blk = b0; blk < b1; ++blk) {
+      double* acc = &partial[blk * s.channels];
+      for (index_t o = blk * per_block; o < std::min(s.outer, (blk + 1) * per_block); ++o)
+        for (index_t c = 0; c < s.channels; ++c) {
+          const index_t base = (o * s.channels + c) * s.inner;
+          double sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (index_t j = base; j < base + s.inner; ++j)
+            sum += x[j] > T(0) ? 0.0 : double(dy[j]) * double(x[j]);
+          acc[c] += sum;
+        }
+    }
+  });
+  for (index_t c = 0; c < s.channels; ++c) {
+    double total = 0;
+    for (index_t blk = 0; blk < blocks; ++blk) total += partial[blk * s.channels + c];
+    dw[c] = T(total);
+  }
+}
+
+// ---- softmax / log_softmax along the middle axis of (outer, n, inner) ----
+// Sums accumulate in double (also for float): rows of 50k classes stay within a few ulp.
+
+template <class T>
+NNK_INLINE T max_keep_nan(T m, T v) {
+  return (v > m || v != v) ? v : m;
+}
+
+// Calls row(o, i) for every (outer, inner) pair; rows are independent, so threads split them.
+template <class Row>
+void for_each_row(ChannelShape s, index_t cost_per_row, Row&& row) {
+  const index_t grain =
+      std::max<index_t>(1, kGrainTranscendental / std::max<index_t>(1, cost_per_row));
+  parallel_for(s.outer * s.inner, grain, [&](index_t b, index_t e) {
+    for (index_t r = b; r < e; ++r) row(r / s.inner, r % s.inner);
+  });
+}
+
+template <bool Log, class T>
+void softmax_kernel(const T* x, T* y, ChannelShape s) {
+  const index_t n = s.channels, st = s.inner;
+  for_each_row(s, n, [&](index_t o, index_t i) {
+    const T* xr = x + o * n * st + i;
+    T* yr = y + o * n * st + i;
+    T m = -std::numeric_limits<T>::infinity();
+    for (index_t k = 0; k < n; ++k) m = max_keep_nan(m, xr[k * st]);
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (index_t k = 0; k < n; ++k) {
+      const T e = vm::exp(xr[k * st] - m);
+      if (!Log) yr[k * st] = e;
+      sum += double(e);
+    }
+    if (Log) {
+      const T lse = T(vm::log1p(sum - 1.0));
+#pragma omp simd
+      for (index_t k = 0; k < n; ++k) yr[k * st] = (xr[k * st] - m) - lse;
+    } else {
+      const T inv = T(1.0 / sum);
+#pragma omp simd
+      for (index_t k = 0; k < n; ++k) yr[k * st] *= inv;
+    }
+  });
+}
+
+// softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - e^y sum(dy).
+template <bool Log, class T>
+void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
+  const index_t n = s.channels, st = s.inner;
+  for_each_row(s, n, [&](index_t o, index_t i) {
+    const index_t base = o * n * st + i;
+    double dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (index_t k = 0; k < n; ++k)
+      dot += Log ? double(dy[base + k * st]) : double(dy[base + k * st]) * double(y[base + k * st]);
+    const T d = T(dot);
+#pragma omp simd
+    for (index_t k = 0; k < n; ++k) {
+      const index_t j = base + k * st;
+      dx[j] = Log ? dy[j] - vm::exp(y[j]) * d : y[j] * (dy[j] - d);
+    }
+  });
+}
+
+template <class T>
+TypedTable<T> make_typed_table() {
+  TypedTable<T> t{};
+#define NNK_FILL(name, Type)                                                    \
+  t.forward[int(Act::name)] = &forward_kernel<Type, T>;                         \
+  t.grad[int(Act::name)] = &grad_kernel<Type, T>;                               \
+  t.backward_from_input[int(Act::name)] = &backward_from_input_kernel<Type, T>; \
+  if constexpr (HasGradFromOutput<Type<T>>::value)                              \
+    t.backward_from_output[int(Act::name)] = &backward_from_output_kernel<Type, T>;
+  NNK_ELEMENTWISE_ACTIVATIONS(NNK_FILL)
+#undef NNK_FILL
+  t.prelu = &prelu_forward<T>;
+  t.prelu_backward = &prelu_backward<T>;
+  t.softmax = &softmax_kernel<false, T>;
+  t.log_softmax = &softmax_kernel<true, T>;
+  t.softmax_backward = &softmax_backward_kernel<false, T>;
+  t.log_softmax_backward = &softmax_backward_kernel<true, T>;
+  return t;
+}
+
+#define NNK_STR2(x) #x
+#define NNK_STR(x) NNK_STR2(x)
+
+KernelTable make_table() {
+  KernelTable k{};
+  k.isa = NNK_STR(NNK_ISA);
+  k.f32 = make_typed_table<float>();
+  k.f64 = make_typed_table<double>();
+#define NNK_INFO(name, Type)                                               \
+  k.info[int(Act::name)] = {#name, Type<float>::kUlp, Type<float>::kFloor, \
+                            HasGradFromOutput<Type<float>>::value};
+  NNK_ELEMENTWISE_ACTIVATIONS(NNK_INFO)
+#undef NNK_INFO
+  return k;
+}
+
+}  // namespace
+
+const KernelTable& kernel_table() {
+  static const KernelTable table = make_table();
+  return table;
+}
+
+}  // namespace NNK_ISA
+}  // namespace nnk

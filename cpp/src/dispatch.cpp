@@ -1,0 +1,121 @@
+// Picks the kernel table of the best ISA level at import, and owns the thread settings that
+// every ISA object's parallel_for reads.
+#include "nnkernels/dispatch.hpp"
+
+#include <omp.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace nnk {
+namespace {
+
+struct Level {
+  const char* name;
+  const KernelTable& (*table)();
+  bool (*supported)();
+};
+
+bool always() { return true; }
+#if defined(NNK_X86)
+bool has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("bmi2");
+}
+bool has_avx512() {
+  __builtin_cpu_init();
+  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512cd");
+}
+const Level kLevels[] = {{"baseline", &baseline::kernel_table, &always},
+                         {"avx2", &avx2::kernel_table, &has_avx2},
+                         {"avx512", &avx512::kernel_table, &has_avx512}};
+#else
+const Level kLevels[] = {{"baseline", &baseline::kernel_table, &always}};
+#endif
+
+const Level* find_level(const char* name) {
+  for (const Level& l : kLevels)
+    if (std::strcmp(l.name, name) == 0) return &l;
+  return nullptr;
+}
+
+const Level* best_level() {
+  const Level* best = &kLevels[0];
+  for (const Level& l : kLevels)
+    if (l.supported()) best = &l;
+  return best;
+}
+
+std::atomic<const KernelTable*> g_table{nullptr};
+std::atomic<int> g_requested_threads{0};
+std::atomic<bool> g_forked_child{false};
+std::atomic<int> g_default_threads{
+    0};  // the OpenMP limit at import, restored by set_num_threads(0)
+
+}  // namespace
+
+const KernelTable& kernels() {
+  const KernelTable* t = g_table.load(std::memory_order_acquire);
+  if (t == nullptr) {
+    t = &best_level()->table();
+    g_table.store(t, std::memory_order_release);
+  }
+  return *t;
+}
+
+const char* active_isa() { return kernels().isa; }
+const char* best_isa() { return best_level()->name; }
+
+bool isa_supported(const char* name) {
+  const Level* l = find_level(name);
+  return l != nullptr && l->supported();
+}
+
+void select_isa(const char* name) {
+  const Level* l = find_level(name);
+  if (l == nullptr || !l->supported()) {
+    std::string known;
+    for (const Level& k : kLevels)
+      if (k.supported()) known += std::string(known.empty() ? "" : ", ") + k.name;
+    throw std::invalid_argument(std::string("ISA level '") + name +
+                                "' is not available on this CPU/build; available: " + known);
+  }
+  g_table.store(&l->table(), std::memory_order_release);
+}
+
+// Threads: an explicit set_num_threads() wins over the default (OMP_NUM_THREADS or the core
+// count), and both are capped by the calling thread's OpenMP limit, which is what
+// threadpoolctl's threadpool_limits() lowers. A forked child runs serial: libgomp's pool does
+// not survive fork().
+int effective_threads() {
+  if (g_forked_child.load(std::memory_order_relaxed)) return 1;
+  const int omp_limit = omp_get_max_threads();
+  const int requested = g_requested_threads.load(std::memory_order_relaxed);
+  return std::max(1, requested > 0 ? std::min(requested, omp_limit) : omp_limit);
+}
+
+int requested_threads() { return g_requested_threads.load(std::memory_order_relaxed); }
+
+void set_requested_threads(int n) {
+  g_requested_threads.store(std::max(0, n), std::memory_order_relaxed);
+  const int icv = n > 0 ? n : g_default_threads.load(std::memory_order_relaxed);
+  if (icv > 0) omp_set_num_threads(icv);
+}
+
+bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); }
+
+void install_fork_handler() {
+  static std::atomic<bool> installed{false};
+  if (installed.exchange(true)) return;
+  g_default_threads.store(omp_get_max_threads());
+  pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true); });
+}
+
+}  // namespace nnk

@@ -1,0 +1,142 @@
+"""Command line: ``python -m nnkernels [check|info|table]``.
+
+- ``check`` (the default): build facts, then every activation, its derivative and its backward
+  measured against a float64 NumPy evaluation over the whole real line, on every ISA level this
+  CPU supports: the worst error in ulp next to the bound the library promises. Exits 1 if any
+  function is outside its bound.
+- ``info``: the build and runtime configuration (``nnkernels.show_config()``).
+- ``table``: the README's table of activations and accuracy bounds, as markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import numpy as np
+
+from . import _core, activations, show_config
+
+
+def _phi(x):
+    erfc = np.vectorize(math.erfc, otypes=[np.float64])
+    return 0.5 * erfc(-x / math.sqrt(2.0))
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# Float64 truth for the self-check: the math written independently of the kernels.
+_TRUTH = {
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "gelu": lambda x: np.where(_phi(x) == 0, 0.0, x * _phi(x)),
+    "silu": lambda x: np.where(_sigmoid(x) == 0, 0.0, x * _sigmoid(x)),
+    "mish": lambda x: np.where(x == -np.inf, 0.0, x * np.tanh(np.logaddexp(0, x))),
+    "softplus": lambda x: np.where(x > 20, x, np.logaddexp(0, x)),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    "logsigmoid": lambda x: -np.logaddexp(0, -x),
+}
+
+
+def _inputs(dtype) -> np.ndarray:
+    fi = np.finfo(dtype)
+    with np.errstate(over="ignore"):
+        mags = np.geomspace(float(fi.tiny), float(fi.max), 20000)
+    x = np.concatenate([mags, -mags, np.linspace(-30, 30, 200001), [0.0, np.inf, -np.inf]])
+    return x.astype(dtype)
+
+
+def _max_ulp(got: np.ndarray, truth: np.ndarray, dtype, floor: float) -> float:
+    fi = np.finfo(dtype)
+    with np.errstate(all="ignore"):
+        rounded = truth.astype(dtype).astype(np.float64)
+        g = got.astype(np.float64)
+        err = np.where((g == truth) | (g == rounded), 0.0, np.abs(g - truth))
+        err = np.where(err <= floor * float(fi.eps) + float(fi.tiny), 0.0, err)
+        ulps = err / np.spacing(np.abs(rounded).astype(dtype)).astype(np.float64)
+    return float(np.nanmax(np.where(err == 0, 0.0, ulps)))
+
+
+def check() -> int:
+    show_config()
+    print()
+    levels = [lv for lv in _core.ISA_LEVELS.split(",") if _core.isa_supported(lv)]
+    x = _inputs(np.float32)
+    x64 = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        truth = {name: fn(x64) for name, fn in _TRUTH.items()}
+    failures = 0
+    print(f"float32 accuracy over {x.size} inputs spanning the real line (worst error, ulp)")
+    print(f"{'function':<12}" + "".join(f"{lv:>10}" for lv in levels) + f"{'bound':>8}")
+    previous = _core.isa()
+    try:
+        for name, want in truth.items():
+            info = _core.ELEMENTWISE[name if name != "silu" else "swish"]
+            row = []
+            for level in levels:
+                _core.select_isa(level)
+                worst = _max_ulp(getattr(activations, name)(x), want, np.float32, info["floor"])
+                failures += worst > info["ulp"]
+                row.append(worst)
+            print(f"{name:<12}" + "".join(f"{w:>10.2f}" for w in row) + f"{info['ulp']:>8g}")
+        _core.select_isa(previous)
+        big = np.random.default_rng(0).uniform(-8, 8, 16 << 20).astype(np.float32)
+        out = np.empty_like(big)
+        print(f"\nthroughput at 16M float32, {_core.get_num_threads()} threads ({previous})")
+        for name in ("relu", "sigmoid", "tanh", "gelu", "silu"):
+            fn = getattr(activations, name)
+            fn(big, out=out)
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                fn(big, out=out)
+                times.append(time.perf_counter() - t)
+            print(f"  {name:<10}{big.size / np.median(times) / 1e9:8.2f} Gelem/s")
+    finally:
+        _core.select_isa(previous)
+    print("\nall within bound" if not failures else f"\n{failures} outside their bound")
+    return 1 if failures else 0
+
+
+def table() -> str:
+    rows = [
+        "| activation | f(x) | derivative | backward from y | float32 bound |",
+        "|---|---|---|---|---|",
+    ]
+    for s in activations.SPECS:
+        defaults = [v for _, v in s.params]
+        info = _core.ELEMENTWISE[s.kernel_name(*defaults)]
+        params = ", ".join(f"{p}={d!r}" for p, d in s.params)
+        name = f"`{s.name}({'x' + (', ' + params if params else '')})`"
+        bound = f"{info['ulp']:g} ulp" if info["ulp"] else "exact"
+        if info["floor"]:
+            bound += f" (floor {info['floor']:g} eps)"
+        from_y = "yes" if activations.get(s.name).from_output else "no"
+        rows.append(f"| {name} | {s.formula} | {s.derivative} | {from_y} | {bound} |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nnkernels",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", nargs="?", default="check", choices=["check", "info", "table"])
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        show_config()
+        return 0
+    if args.command == "table":
+        print(table())
+        return 0
+    return check()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""ISA level and thread settings."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import threading
+from collections.abc import Iterator
+
+from . import _core
+
+_lock = threading.Lock()
+
+
+def isa() -> str:
+    """The ISA level whose kernels run: ``"baseline"``, ``"avx2"`` or ``"avx512"``.
+
+    The best level the CPU supports is picked at import; the environment variable
+    ``NNKERNELS_ISA`` forces one.
+    """
+    return _core.isa()
+
+
+def get_num_threads() -> int:
+    """Threads a kernel call from this Python thread may use.
+
+    The default is OpenMP's (``OMP_NUM_THREADS``, else the core count); ``set_num_threads`` or
+    ``threads`` override it, and threadpoolctl's ``threadpool_limits`` caps it.
+    """
+    return _core.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the threads every kernel call may use, from any Python thread; 0 restores the default."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"set_num_threads: n must be a non-negative integer, got {n!r}")
+    with _lock:
+        _core.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Context manager: kernels use ``n`` threads inside the block, the previous setting after."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads: n must be a positive integer, got {n!r}")
+    with _lock:
+        previous = _core.requested_threads()
+        _core.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _lock:
+            _core.set_num_threads(previous)
+
+
+def show_config(print_out: bool = True) -> dict:
+    """Report the ISA level, OpenMP threads, compiler and flags; printed and returned as a dict."""
+    levels = _core.ISA_LEVELS.split(",")
+    config = {
+        "version": __import__("nnkernels").__version__,
+        "isa": _core.isa(),
+        "best_isa": _core.best_isa(),
+        "isa_levels_built": levels,
+        "isa_levels_supported": [lv for lv in levels if _core.isa_supported(lv)],
+        "threads": _core.get_num_threads(),
+        "threads_requested": _core.requested_threads() or "default",
+        "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "cpu_count": os.cpu_count(),
+        "openmp": _core.OPENMP,
+        "compiler": _core.COMPILER,
+        "flags": _core.FLAGS,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": __import__("numpy").__version__,
+    }
+    if print_out:
+        width = max(map(len, config))
+        for key, value in config.items():
+            print(f"{key:<{width}} : {value}")
+    return config

@@ -1,0 +1,507 @@
+"""Every activation against tests/reference.py: accuracy bound over the whole real line on every
+ISA level and dtype, layouts, dtype rules, out= contract, parameters and bad input."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import nnkernels as nk
+from nnkernels import _core
+from nnkernels.activations import SPECS
+
+from . import reference as R
+from .checks import assert_within, sensitivity, sweep
+
+SPEC_IDS = [s.name for s in SPECS]
+# Non-default parameters worth their own sweep (defaults are swept for every spec).
+PARAM_CASES = [
+    ("leaky_relu", {"negative_slope": 0.2}),
+    ("leaky_relu", {"negative_slope": -0.5}),
+    ("elu", {"alpha": 0.5}),
+    ("celu", {"alpha": 2.5}),
+    ("celu", {"alpha": -1.0}),
+    ("hardtanh", {"min_val": -2.0, "max_val": 0.5}),
+    ("binary_step", {"threshold": 0.25}),
+    ("gelu", {"approximate": "tanh"}),
+    ("swish", {"beta": 1.7}),
+    ("swish", {"beta": -0.3}),
+    ("softplus", {"beta": 2.0, "threshold": 10.0}),
+    ("softplus", {"beta": 0.3}),
+]
+CASES = [(s.name, {}) for s in SPECS] + PARAM_CASES
+CASE_IDS = [n + "".join(f"-{k}={v}" for k, v in p.items()) for n, p in CASES]
+
+
+def spec_of(name):
+    return next(s for s in SPECS if s.name == name)
+
+
+def bound_of(name, params):
+    spec = spec_of(name)
+    defaults = dict(spec.params)
+    defaults.update(params)
+    info = _core.ELEMENTWISE[spec.kernel_name(*defaults.values())]
+    return info["ulp"], info["floor"]
+
+
+def reference_of(name, params):
+    if name == "gelu" and params.get("approximate") == "tanh":
+        return R.REFS["gelu_tanh"], {}
+    return R.REFS[name], {k: v for k, v in params.items() if k != "approximate"}
+
+
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_forward_and_grad_within_bound(isa, dtype, name, params):
+    ref, rp = reference_of(name, params)
+    ulp, floor = bound_of(name, params)
+    x = sweep(dtype)
+    x64 = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        for fn, truth, what in (
+            (getattr(nk, name), ref.f, "forward"),
+            (getattr(nk, name + "_grad"), ref.df, "grad"),
+        ):
+
+            def truth_p(v, truth=truth):
+                return truth(v, **rp)
+
+            assert_within(
+                fn(x, **params),
+                truth_p(x64),
+                x,
+                dtype,
+                ulp,
+                floor,
+                f"{name}{params} {what} [{isa}]",
+                sensitivity(truth_p, x64),
+            )
+
+
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_backward_within_bound(isa, dtype, name, params, rng):
+    """dy * f'(x) from x, and from y where allowed (else TypeError naming the reason)."""
+    ref, rp = reference_of(name, params)
+    ulp, floor = bound_of(name, params)
+    x = sweep(dtype)
+    x64 = x.astype(np.float64)
+    dy = rng.uniform(-2, 2, size=x.shape).astype(dtype)
+    backward = getattr(nk, name + "_backward")
+    with np.errstate(all="ignore"):
+        truth = dy.astype(np.float64) * ref.df(x64, **rp)
+        sens = sensitivity(lambda v: ref.df(v, **rp), x64) * np.abs(dy.astype(np.float64))
+        assert_within(
+            backward(dy, x=x, **params),
+            truth,
+            x,
+            dtype,
+            ulp + 1,
+            2 * floor,
+            f"{name}_backward(x=) [{isa}]",
+            sens,
+        )
+        entry = nk.activations.get(name)
+        allowed = entry.from_output and not (
+            params.get("negative_slope", 0) < 0 or params.get("alpha", 0) < 0 and name == "elu"
+        )
+        y = getattr(nk, name)(x, **params)
+        if not allowed:
+            with pytest.raises(TypeError, match="y="):
+                backward(dy, y=y, **params)
+            return
+        y64 = y.astype(np.float64)
+        truth_y = dy.astype(np.float64) * ref.df_from_y(y64, **rp)
+        sens_y = sensitivity(lambda v: ref.df_from_y(v, **rp), y64) * np.abs(dy.astype(np.float64))
+        assert_within(
+            backward(dy, y=y, **params),
+            truth_y,
+            y,
+            dtype,
+            ulp + 1,
+            2 * floor,
+            f"{name}_backward(y=) [{isa}]",
+            sens_y,
+        )
+
+
+def test_from_output_formulas_agree_with_derivative():
+    """The reference's f'(y) equals f'(x) at y = f(x) (float64, well-conditioned points)."""
+    x = np.linspace(-6, 6, 1201)
+    for s in SPECS:
+        ref = R.REFS[s.name]
+        if ref.df_from_y is None:
+            assert not nk.activations.get(s.name).from_output, s.name
+            continue
+        np.testing.assert_allclose(
+            ref.df_from_y(ref.f(x)), ref.df(x), rtol=1e-7, atol=1e-10, err_msg=s.name
+        )
+
+
+SMALL_LINEAR = {  # f(x) ~ c x near 0: subnormal inputs must not flush to zero
+    "identity": 1,
+    "relu": 1,
+    "leaky_relu": 1,
+    "tanh": 1,
+    "bipolar_sigmoid": 0.5,
+    "elu": 1,
+    "selu": R.SELU_SCALE,
+    "celu": 1,
+    "gelu": 0.5,
+    "silu": 0.5,
+    "swish": 0.5,
+    "mish": 0.6,
+    "softsign": 1,
+    "hardswish": 0.5,
+    "hardtanh": 1,
+    "relu6": 1,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_LINEAR))
+def test_subnormal_inputs_keep_their_value(isa, dtype, name):
+    fi = np.finfo(dtype)
+    x = np.array([fi.smallest_subnormal * 2**20, fi.tiny / 4, fi.tiny / 1024], dtype=dtype)
+    got = getattr(nk, name)(x).astype(np.float64)
+    want = x.astype(np.float64) * SMALL_LINEAR[name]
+    np.testing.assert_allclose(got, want, rtol=0.01, atol=0, err_msg=name)
+    assert (got != 0).all()
+
+
+LAYOUTS = ["contiguous", "strided", "transposed", "negative", "fortran", "zero_d", "empty"]
+
+
+def make_layout(kind, dtype, rng):
+    base = rng.uniform(-5, 5, size=(6, 10)).astype(dtype)
+    return {
+        "contiguous": base,
+        "strided": base[:, ::3],
+        "transposed": base.T,
+        "negative": base[::-1, ::-2],
+        "fortran": np.asfortranarray(base),
+        "zero_d": np.array(dtype(1.25)),
+        "empty": np.empty((3, 0), dtype=dtype),
+    }[kind]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name", SPEC_IDS)
+def test_layouts_and_in_place_match_contiguous(dtype, name, layout, rng):
+    x = make_layout(layout, dtype, rng)
+    fwd, grad, bwd = (getattr(nk, name + s) for s in ("", "_grad", "_backward"))
+    want = fwd(np.ascontiguousarray(x))
+    got = fwd(x)
+    assert np.shape(got) == x.shape and np.asarray(got).dtype == dtype
+    if layout == "zero_d":
+        assert isinstance(got, np.generic)  # like a ufunc: a NumPy scalar for 0-d input
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(grad(x), grad(np.ascontiguousarray(x)))
+    dy = np.ones_like(x)
+    np.testing.assert_array_equal(
+        bwd(dy, x=x), bwd(np.ascontiguousarray(dy), x=np.ascontiguousarray(x))
+    )
+    if x.ndim:
+        out = np.full_like(x, np.nan)
+        assert fwd(x, out=out) is out
+        np.testing.assert_array_equal(out, want)
+        inplace = x.copy() if layout != "strided" else x
+        result = fwd(inplace, out=inplace)
+        assert result is inplace
+        np.testing.assert_array_equal(inplace, want)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "gelu", "relu", "softplus"])
+def test_integer_bool_and_half_inputs(name):
+    fwd = getattr(nk, name)
+    ints = np.arange(-3, 4)
+    assert fwd(ints).dtype == np.float64
+    np.testing.assert_array_equal(fwd(ints), fwd(ints.astype(np.float64)))
+    assert fwd(np.array([True, False])).dtype == np.float64
+    assert fwd([0.5, 1.5]).dtype == np.float64  # Python lists are float64, as in NumPy
+    half = np.array([-1.5, 0.25], dtype=np.float16)
+    np.testing.assert_array_equal(fwd(half), fwd(half.astype(np.float32)))
+    assert isinstance(fwd(0.5), np.float64)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([1 + 2j]),
+        np.array(["a"]),
+        np.array([object()]),
+        None,
+        ["x", "y"],
+        np.array([1.0], dtype=np.longdouble)
+        if np.finfo(np.longdouble).bits > 64
+        else np.array([1j]),
+    ],
+)
+@pytest.mark.parametrize("name", ["sigmoid", "leaky_relu", "gelu"])
+def test_unsupported_dtypes_raise_type_error(name, bad):
+    with pytest.raises(TypeError, match=name):
+        getattr(nk, name)(bad)
+    with pytest.raises(TypeError, match=name):
+        getattr(nk, name + "_backward")(np.ones(1), x=bad)
+
+
+def _assert_unchanged(arrays, copies):
+    for a, c in zip(arrays, copies):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("name", SPEC_IDS)
+def test_bad_out_raises_and_writes_nothing(name, rng):
+    fwd, bwd = getattr(nk, name), getattr(nk, name + "_backward")
+    x = rng.standard_normal(8).astype(np.float32)
+    dy = rng.standard_normal(8).astype(np.float32)
+    keep = [x.copy(), dy.copy()]
+    cases = [
+        (np.zeros(8, np.float64), TypeError, "dtype"),
+        (np.zeros(7, np.float32), ValueError, "shape"),
+        ([0.0] * 8, TypeError, "ndarray"),
+    ]
+    readonly = np.zeros(8, np.float32)
+    readonly.flags.writeable = False
+    cases.append((readonly, ValueError, "read-only"))
+    for out, exc, msg in cases:
+        before = np.array(out, copy=True)
+        with pytest.raises(exc, match=msg):
+            fwd(x, out=out)
+        with pytest.raises(exc, match=msg):
+            bwd(dy, x=x, out=out)
+        np.testing.assert_array_equal(np.asarray(out), before)
+    buf = rng.standard_normal(9).astype(np.float32)
+    view_in, view_out = buf[:8], buf[1:]
+    before = buf.copy()
+    with pytest.raises(ValueError, match="overlaps"):
+        fwd(view_in, out=view_out)
+    np.testing.assert_array_equal(buf, before)
+    with pytest.raises(ValueError, match=r"\(8,\).*\(7,\)"):
+        bwd(dy, x=x[:7])
+    with pytest.raises(TypeError, match="exactly one"):
+        bwd(dy)
+    with pytest.raises(TypeError, match="exactly one"):
+        bwd(dy, x=x, y=x)
+    _assert_unchanged([x, dy], keep)
+
+
+def test_parameter_validation():
+    x = np.linspace(-2, 2, 5)
+    with pytest.raises(ValueError, match="min_val"):
+        nk.hardtanh(x, 1.0, -1.0)
+    with pytest.raises(ValueError, match="approximate"):
+        nk.gelu(x, approximate="exact")
+    with pytest.raises(ValueError, match="beta"):
+        nk.softplus(x, beta=0)
+    with pytest.raises(ValueError, match="alpha"):
+        nk.celu(x, alpha=0)
+    with pytest.raises(TypeError, match="negative_slope"):
+        nk.leaky_relu(x, negative_slope="big")
+    with pytest.raises(TypeError, match="y="):
+        nk.leaky_relu_backward(x, y=x, negative_slope=-0.1)
+    with pytest.raises(TypeError, match="not monotone"):
+        nk.gelu_backward(x, y=x)
+
+
+def test_defaults_follow_pytorch():
+    import inspect
+
+    sig = {s.name: dict(s.params) for s in SPECS}
+    assert sig["leaky_relu"] == {"negative_slope": 0.01}
+    assert sig["elu"] == {"alpha": 1.0} and sig["celu"] == {"alpha": 1.0}
+    assert sig["softplus"] == {"beta": 1.0, "threshold": 20.0}
+    assert sig["hardtanh"] == {"min_val": -1.0, "max_val": 1.0}
+    assert sig["gelu"] == {"approximate": "none"}
+    rr = inspect.signature(nk.rrelu).parameters
+    assert rr["lower"].default == 1 / 8 and rr["upper"].default == 1 / 3
+    assert str(inspect.signature(nk.leaky_relu)) == "(x, negative_slope=0.01, *, out=None)"
+
+
+finite_or_special = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), name=st.sampled_from(SPEC_IDS), dt=st.sampled_from([np.float32, np.float64]))
+def test_property_any_shape_any_values(data, name, dt):
+    x = data.draw(
+        hnp.arrays(
+            dt,
+            hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5),
+            elements=st.floats(
+                allow_nan=True, allow_infinity=True, width=32 if dt == np.float32 else 64
+            ),
+        )
+    )
+    ref = R.REFS[name]
+    ulp, floor = bound_of(name, {})
+    with np.errstate(all="ignore"):
+        got = np.asarray(getattr(nk, name)(x))
+        assert got.shape == x.shape
+        assert_within(
+            got.ravel(),
+            ref.f(x.astype(np.float64)).ravel(),
+            x.ravel(),
+            dt,
+            ulp,
+            floor,
+            name,
+            sensitivity(ref.f, x.astype(np.float64)).ravel(),
+        )
+        assert_within(
+            np.asarray(getattr(nk, name + "_grad")(x)).ravel(),
+            ref.df(x.astype(np.float64)).ravel(),
+            x.ravel(),
+            dt,
+            ulp,
+            floor,
+            name,
+            sensitivity(ref.df, x.astype(np.float64)).ravel(),
+        )
+
+
+# ---- non-elementwise and per-channel activations ------------------------------------------------
+
+
+def test_prelu_per_channel_and_shared(isa, dtype, rng):
+    x = rng.standard_normal((4, 3, 5)).astype(dtype)
+    w = np.array([0.1, -0.2, 0.3], dtype=dtype)
+    np.testing.assert_allclose(nk.prelu(x, w), R.prelu(x, w), rtol=1e-6)
+    np.testing.assert_allclose(nk.prelu(x, w[:1]), R.prelu(x, w[:1]), rtol=1e-6)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    for weight in (w, w[:1]):
+        dx, dw = nk.prelu_backward(dy, x, weight)
+        rdx, rdw = R.prelu_backward(dy, x, weight)
+        np.testing.assert_allclose(dx, rdx, rtol=1e-6)
+        np.testing.assert_allclose(dw, rdw, rtol=1e-5, atol=1e-6)
+        assert dw.shape == weight.shape and dw.dtype == dtype
+    np.testing.assert_allclose(nk.prelu_grad(x, w), R.prelu_backward(np.ones_like(x), x, w)[0])
+    with pytest.raises(ValueError, match="channels"):
+        nk.prelu(x, np.ones(4, dtype))
+
+
+def test_prelu_backward_matches_finite_differences(rng):
+    x = rng.standard_normal((3, 2, 4))
+    x[np.abs(x) < 1e-3] = 0.5
+    w = np.array([0.25, -0.5])
+    dy = rng.standard_normal(x.shape)
+    _, dw = nk.prelu_backward(dy, x, w)
+    h = 1e-6
+    for c in range(2):
+        e = np.zeros(2)
+        e[c] = h
+        fd = (np.sum(dy * nk.prelu(x, w + e)) - np.sum(dy * nk.prelu(x, w - e))) / (2 * h)
+        assert abs(fd - dw[c]) < 1e-6
+
+
+def test_prelu_dweight_same_bits_for_any_thread_count(rng):
+    x = rng.standard_normal((512, 3, 512)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    w = np.array([0.1, 0.2, 0.3], np.float32)
+    with nk.threads(1):
+        one = nk.prelu_backward(dy, x, w)[1]
+    with nk.threads(2):
+        two = nk.prelu_backward(dy, x, w)[1]
+    assert one.tobytes() == two.tobytes()
+
+
+def test_rrelu_training_and_eval(rng):
+    x = rng.standard_normal((50, 40))
+    y, slopes = nk.rrelu(x, training=True, rng=7)
+    assert slopes.shape == x.shape and (slopes >= 1 / 8).all() and (slopes <= 1 / 3).all()
+    np.testing.assert_allclose(y, np.where(x > 0, x, slopes * x), rtol=1e-15)
+    y2, s2 = nk.rrelu(x, training=True, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(s2, slopes)  # the same seed gives the same slopes
+    dy = rng.standard_normal(x.shape)
+    want = dy * np.where(x > 0, 1.0, slopes)
+    np.testing.assert_allclose(nk.rrelu_backward(dy, x=x, slopes=slopes), want, rtol=1e-15)
+    np.testing.assert_allclose(nk.rrelu_backward(dy, y=y, slopes=slopes), want, rtol=1e-15)
+    mid = (1 / 8 + 1 / 3) / 2
+    np.testing.assert_allclose(nk.rrelu(x), np.where(x > 0, x, mid * x), rtol=1e-15)
+    np.testing.assert_allclose(nk.rrelu_backward(dy, x=x), dy * np.where(x > 0, 1, mid))
+    with pytest.raises(ValueError, match="lower"):
+        nk.rrelu(x, lower=0.5, upper=0.1)
+    assert nk.rrelu(x.astype(np.float32), training=True, rng=1)[1].dtype == np.float32
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_crelu(axis, rng):
+    x = rng.standard_normal((3, 4))
+    y = nk.crelu(x, axis=axis)
+    np.testing.assert_array_equal(y, R.crelu(x, axis))
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(nk.crelu_backward(dy, x, axis=axis), R.crelu_backward(dy, x, axis))
+    with pytest.raises(ValueError, match="dy has shape"):
+        nk.crelu_backward(x, x, axis=axis)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_maxout(axis, rng):
+    x = rng.standard_normal((6, 6))
+    np.testing.assert_array_equal(nk.maxout(x, 3, axis=axis), R.maxout(x, 3, axis))
+    dy = rng.standard_normal(R.maxout(x, 3, axis).shape)
+    np.testing.assert_array_equal(
+        nk.maxout_backward(dy, x, 3, axis=axis), R.maxout_backward(dy, x, 3, axis)
+    )
+    with pytest.raises(ValueError, match="multiple"):
+        nk.maxout(x, 4, axis=axis)
+    with pytest.raises(ValueError, match="pieces"):
+        nk.maxout(x, 0)
+    assert np.isnan(nk.maxout(np.array([1.0, np.nan]), 2)).all()
+
+
+@pytest.mark.parametrize(
+    "shape,axis",
+    [((7, 13), -1), ((7, 13), 0), ((2, 3, 50000), -1), ((4, 1), 1), ((5,), 0), ((2, 3, 4), 1)],
+)
+def test_softmax_and_log_softmax(isa, dtype, shape, axis, rng):
+    x = (rng.standard_normal(shape) * 30).astype(dtype)
+    rtol = 5e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(nk.softmax(x, axis), R.softmax(x, axis), rtol=rtol, atol=1e-30)
+    np.testing.assert_allclose(
+        nk.log_softmax(x, axis),
+        R.log_softmax(x, axis),
+        rtol=rtol,
+        atol=1e-5 if dtype == np.float32 else 1e-12,
+    )
+    y, ly = nk.softmax(x, axis), nk.log_softmax(x, axis)
+    dy = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_allclose(
+        nk.softmax_backward(dy, y=y, axis=axis),
+        R.softmax_backward(dy, y, axis),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        nk.log_softmax_backward(dy, y=ly, axis=axis),
+        R.log_softmax_backward(dy, ly, axis),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        nk.softmax_backward(dy, x=x, axis=axis), nk.softmax_backward(dy, y=y, axis=axis)
+    )
+
+
+def test_softmax_extremes():
+    x = np.array([[1e4, -1e4, 0], [np.nan, 1, 2], [-np.inf, 0, 0]], np.float32)
+    y = nk.softmax(x)
+    np.testing.assert_array_equal(y[0], [1, 0, 0])
+    assert np.isnan(y[1]).all()
+    np.testing.assert_allclose(y[2], [0, 0.5, 0.5])
+    assert np.isfinite(nk.log_softmax(np.array([1e30, 0.0]))).all()
+    with pytest.raises(IndexError, match="axis 2"):
+        nk.softmax(np.ones((2, 2)), axis=2)
+
+
+def test_registry():
+    names = nk.activations.available()
+    for s in SPECS:
+        assert s.name in names
+    for extra in ("prelu", "rrelu", "crelu", "maxout", "softmax", "log_softmax"):
+        assert extra in names
+    g = nk.activations.get("gelu")
+    x = np.linspace(-1, 1, 5)
+    np.testing.assert_array_equal(g.forward(x), nk.gelu(x))
+    assert nk.activations.get("sigmoid").from_output and not g.from_output
+    with pytest.raises(ValueError, match="unknown activation"):
+        nk.activations.get("nope")

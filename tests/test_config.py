@@ -1,0 +1,128 @@
+"""ISA dispatch, thread control, fork safety and cross-ISA agreement."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from nnkernels import _core
+
+from .conftest import ISA_LEVELS
+
+
+def test_isa_reports_a_supported_level():
+    assert nk.isa() in ("baseline", "avx2", "avx512")
+    assert _core.isa_supported(nk.isa())
+    config = nk.show_config(print_out=False)
+    assert config["isa"] == nk.isa()
+    assert set(config["isa_levels_supported"]) <= set(config["isa_levels_built"])
+    assert config["threads"] == nk.get_num_threads()
+    for key in ("compiler", "flags", "openmp"):
+        assert config[key]
+    assert "-ffast-math" not in config["flags"] and "-Ofast" not in config["flags"]
+
+
+@pytest.mark.parametrize("level", ISA_LEVELS)
+def test_environment_variable_forces_the_level(level):
+    code = "import nnkernels as nk; print(nk.isa())"
+    env = dict(os.environ, NNKERNELS_ISA=level)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == level
+
+
+def test_unknown_level_fails_at_import_with_the_choices():
+    env = dict(os.environ, NNKERNELS_ISA="sse9")
+    out = subprocess.run(
+        [sys.executable, "-c", "import nnkernels"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode != 0
+    assert "sse9" in out.stderr and "baseline" in out.stderr
+
+
+def test_every_level_agrees_within_the_bound():
+    """The same inputs on every supported level: each within the bound of the others."""
+    x = np.linspace(-40, 40, 100001, dtype=np.float32)
+    previous = _core.isa()
+    try:
+        results = {}
+        for level in ISA_LEVELS:
+            _core.select_isa(level)
+            results[level] = {n: getattr(nk, n)(x) for n in ("sigmoid", "tanh", "gelu", "mish")}
+    finally:
+        _core.select_isa(previous)
+    first = results[ISA_LEVELS[0]]
+    for level, res in results.items():
+        for name, y in res.items():
+            np.testing.assert_allclose(
+                y, first[name], rtol=8 * 2**-23, atol=1e-37, err_msg=f"{name} {level}"
+            )
+
+
+def test_thread_settings():
+    default = nk.get_num_threads()
+    assert default >= 1
+    with nk.threads(1):
+        assert nk.get_num_threads() == 1
+    assert nk.get_num_threads() == default
+    nk.set_num_threads(1)
+    try:
+        assert nk.get_num_threads() == 1
+    finally:
+        nk.set_num_threads(0)
+    assert nk.get_num_threads() == default
+    with pytest.raises(ValueError):
+        nk.set_num_threads(-1)
+    with pytest.raises(ValueError):
+        with nk.threads(0):
+            pass
+
+
+def test_threads_setting_applies_to_other_python_threads():
+    import threading
+
+    seen = []
+    with nk.threads(1):
+        t = threading.Thread(target=lambda: seen.append(nk.get_num_threads()))
+        t.start()
+        t.join()
+    assert seen == [1]
+
+
+def test_threadpoolctl_limits_are_honoured():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if nk.get_num_threads() < 2:
+        pytest.skip("needs a machine with 2 or more cores to see a limit")
+    with threadpoolctl.threadpool_limits(1):
+        assert nk.get_num_threads() == 1
+    assert nk.get_num_threads() >= 2
+
+
+def test_results_identical_for_any_thread_count():
+    x = np.random.default_rng(0).standard_normal(1_000_003).astype(np.float32)
+    with nk.threads(1):
+        one = nk.gelu(x), nk.softmax(x[:1_000_000].reshape(1000, 1000))
+    with nk.threads(2):
+        two = nk.gelu(x), nk.softmax(x[:1_000_000].reshape(1000, 1000))
+    for a, b in zip(one, two):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_forked_child_runs_serial_and_finishes():
+    code = """
+import os, numpy as np, nnkernels as nk
+x = np.ones(4_000_000, np.float32)
+nk.sigmoid(x)                      # the parent starts the OpenMP pool
+pid = os.fork()
+if pid == 0:
+    y = nk.sigmoid(x)              # libgomp's pool is gone in the child: must run serial
+    os._exit(0 if nk.get_num_threads() == 1 and abs(float(y[0]) - 0.7310586) < 1e-6 else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0", out.stderr
