@@ -17,41 +17,38 @@ struct HasGradFromOutput : std::false_type {};
 template <class A>
 struct HasGradFromOutput<A, std::void_t<decltype(&A::grad_from_output)>> : std::true_type {};
 
-// In place is allowed (x == out): element i is read before it is written.
+// Runs body(act, i) for every i in [0, n), vectorized. Each chunk constructs its own copy of the
+// activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
+// In place is allowed (input == out): element i is read before it is written.
+template <template <class> class Act, class T, class Body>
+void for_each_element(index_t n, const Params& p, Body&& body) {
+  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
+    const Act<T> act(p);
+#pragma omp simd
+    for (index_t i = b; i < e; ++i) body(act, i);
+  });
+}
+
 template <template <class> class Act, class T>
 void forward_kernel(const T* x, T* out, index_t n, const Params& p) {
-  const Act<T> act(p);
-  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
-#pragma omp simd
-    for (index_t i = b; i < e; ++i) out[i] = act.forward(x[i]);
-  });
+  for_each_element<Act, T>(n, p, [=](const Act<T>& a, index_t i) { out[i] = a.forward(x[i]); });
 }
 
 template <template <class> class Act, class T>
 void grad_kernel(const T* x, T* out, index_t n, const Params& p) {
-  const Act<T> act(p);
-  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
-#pragma omp simd
-    for (index_t i = b; i < e; ++i) out[i] = act.grad(x[i]);
-  });
+  for_each_element<Act, T>(n, p, [=](const Act<T>& a, index_t i) { out[i] = a.grad(x[i]); });
 }
 
 template <template <class> class Act, class T>
 void backward_from_input_kernel(const T* dy, const T* x, T* out, index_t n, const Params& p) {
-  const Act<T> act(p);
-  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
-#pragma omp simd
-    for (index_t i = b; i < e; ++i) out[i] = dy[i] * act.grad(x[i]);
-  });
+  for_each_element<Act, T>(n, p,
+                           [=](const Act<T>& a, index_t i) { out[i] = dy[i] * a.grad(x[i]); });
 }
 
 template <template <class> class Act, class T>
 void backward_from_output_kernel(const T* dy, const T* y, T* out, index_t n, const Params& p) {
-  const Act<T> act(p);
-  parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
-#pragma omp simd
-    for (index_t i = b; i < e; ++i) out[i] = dy[i] * act.grad_from_output(y[i]);
-  });
+  for_each_element<Act, T>(
+      n, p, [=](const Act<T>& a, index_t i) { out[i] = dy[i] * a.grad_from_output(y[i]); });
 }
 
 // ---- PReLU: y = x > 0 ? x : w[c] x over a (outer, channels, inner) view ----

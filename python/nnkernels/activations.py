@@ -195,7 +195,7 @@ SPECS: tuple[Spec, ...] = (
         prepare=_softplus,
         derivative="sigmoid(beta x) = 1 - exp(-beta y)",
     ),
-    Spec("softsign", "x / (1 + |x|)", derivative="1 / (1 + |x|)^2 = (1 - |y|)^2"),
+    Spec("softsign", "x / (1 + abs(x))", derivative="1 / (1 + abs(x))^2 = (1 - abs(y))^2"),
     Spec("hardsigmoid", "relu6(x + 3) / 6", derivative="1/6 inside (-3, 3), else 0"),
     Spec(
         "hardswish",

@@ -71,6 +71,7 @@ NNK_INLINE T clamp_keep_nan(T x, T lo, T hi) {
 template <class T, size_t N>
 NNK_INLINE T horner(T x, const T (&c)[N]) {
   T acc = c[0];
+#pragma GCC unroll 32
   for (size_t i = 1; i < N; ++i) acc = acc * x + c[i];
   return acc;
 }
@@ -265,6 +266,7 @@ constexpr double kErfcTailDouble[28] = {
 template <size_t N>
 NNK_INLINE double clenshaw(double x, const double (&c)[N]) {
   double b1 = 0, b2 = 0;
+#pragma GCC unroll 32
   for (size_t j = N - 1; j >= 1; --j) {
     const double b0 = c[j] + 2 * x * b1 - b2;
     b2 = b1;
