@@ -2,7 +2,9 @@
 
 With z = |x|/sqrt(2) and t = 1 / (1 + z/2), erfc(z) = t * h(t) * exp(-z^2), where h is smooth
 on [t_min, 1] (t_min at z = 27, where erfc underflows in double). h is interpolated at Chebyshev
-nodes in 50-digit arithmetic (mpmath) and evaluated in the kernel by Clenshaw's recurrence.
+nodes in 50-digit arithmetic (mpmath). Double results evaluate the 28-term series by Clenshaw's
+recurrence; float results (computed in double) use the 13-term interpolant converted to powers
+of u, evaluated by Horner's rule: half the operations, and 1e-9 is all float needs.
 
     python cpp/tools/fit_erfc.py   # prints the C++ arrays pasted into vecmath.hpp
 """
@@ -31,10 +33,26 @@ def chebyshev_interpolant(degree):
     return coeffs
 
 
+def to_monomial(coeffs):
+    """Coefficients of sum c_j T_j(u) in powers of u, highest power first."""
+    basis = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]
+    for _ in range(2, len(coeffs)):
+        twice = [mp.mpf(0)] + [2 * v for v in basis[-1]]
+        prev = basis[-2] + [mp.mpf(0)] * (len(twice) - len(basis[-2]))
+        basis.append([a - b for a, b in zip(twice, prev)])
+    powers = [mp.mpf(0)] * len(coeffs)
+    for c, t in zip(coeffs, basis):
+        for k, v in enumerate(t):
+            powers[k] += c * v
+    return powers[::-1]
+
+
 def main():
     print(f"// t_min = {mp.nstr(T_MIN, 25)}")
     for name, degree in (("kErfcTailFloat", 12), ("kErfcTailDouble", 27)):
         c = chebyshev_interpolant(degree)
+        if name == "kErfcTailFloat":
+            c = to_monomial(c)
         body = ",\n    ".join(mp.nstr(v, 20, min_fixed=-1, max_fixed=-1) for v in c)
         print(f"constexpr double {name}[{degree + 1}] = {{\n    {body}}};")
 

@@ -76,7 +76,7 @@ def check() -> int:
     previous = _core.isa()
     try:
         for name, want in truth.items():
-            info = _core.ELEMENTWISE[name if name != "silu" else "swish"]
+            info = _core.ELEMENTWISE[name]
             row = []
             for level in levels:
                 _core.select_isa(level)

@@ -170,7 +170,6 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "silu",
         "x sigmoid(x)",
-        kernel="swish",
         output_form=_not_from_output("silu is not monotone"),
         derivative="s (1 + x (1 - s)), s = sigmoid(x)",
     ),
@@ -282,8 +281,6 @@ def _make(spec: Spec) -> dict[str, Callable]:
     params_call = ", ".join(names)
     if spec.prepare is None:
         prepare = f'k, p0, p1, p2 = "{spec.kernel or spec.name}", 0.0, 0.0, 0.0'
-        if spec.kernel == "swish":  # silu is swish with beta = 1
-            prepare = 'k, p0, p1, p2 = "swish", 1.0, 0.0, 0.0'
     else:
         prepare = f"k, p0, p1, p2 = _prepare({params_call})"
     namespace = {

@@ -229,30 +229,41 @@ struct GeluTanh : Transcendental {
   static constexpr double kC = 0.79788456080286535588, kA = 0.044715;
   NNK_INLINE T forward(T x) const {
     const double w = x, u2 = 2 * kC * (w + kA * w * w * w);
-    return T(times_vanishing(w, vm::sigmoid(u2)));
+    return T(times_vanishing(w, vm::sigmoid<double, vm::ExpPolyFor<double, T>>(u2)));
   }
   NNK_INLINE T grad(T x) const {
     const double w = x, u2 = 2 * kC * (w + kA * w * w * w);
-    const auto s = vm::sigmoid_pair(u2);
+    const auto s = vm::sigmoid_pair<double, vm::ExpPolyFor<double, T>>(u2);
     const double du2 = 2 * kC * (1 + 3 * kA * w * w);
     return T(s.pos + times_vanishing(w * du2, s.pos * s.neg));
   }
 };
 
-// x sigma(beta x) (silu is beta = 1); f' = s (1 + z sigma(-z)), z = beta x. The rounding error
-// of z is carried separately: sigma's tail has relative condition |z|.
-template <class T>
-struct Swish : Transcendental {
+// x sigma(beta x); f' = s (1 + z sigma(-z)), z = beta x. The rounding error of z is carried
+// separately: sigma's tail has relative condition |z|. silu is the beta = 1 instance, fixed at
+// compile time, so it carries nothing.
+template <class T, bool UnitBeta>
+struct SwishOf : Transcendental {
   static constexpr double kUlp = 4, kFloor = 4;
   double beta;
-  explicit Swish(const Params& p) : beta(p.v[0]) {}
-  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_pair(scaled(x, beta)).pos); }
+  explicit SwishOf(const Params& p) : beta(UnitBeta ? 1.0 : p.v[0]) {}
+  NNK_INLINE Split<T> z_of(T x) const {
+    if constexpr (UnitBeta)
+      return {x, T(0)};
+    else
+      return scaled(x, beta);
+  }
+  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_pair(z_of(x)).pos); }
   NNK_INLINE T grad(T x) const {
-    const Split<T> z = scaled(x, beta);
+    const Split<T> z = z_of(x);
     const auto s = sigmoid_pair(z);
     return times_vanishing(T(1) + times_vanishing(z.hi, s.neg), s.pos);
   }
 };
+template <class T>
+using Swish = SwishOf<T, false>;
+template <class T>
+using Silu = SwishOf<T, true>;
 
 // x tanh(softplus(x)) = x n / (n + 2), n = e^x (e^x + 2); sech^2 = 4 (n + 1) / (n + 2)^2.
 template <class T>
@@ -263,7 +274,8 @@ struct Mish : Transcendental {
     double t, sech2, sig;
   };
   static NNK_INLINE Parts parts(double x) {
-    const double e = vm::exp(x > 40 ? 40.0 : x);  // t and sech2 are exact 1 and 0 beyond
+    const double e = vm::exp<double, vm::ExpPolyFor<double, T>>(
+        x > 40 ? 40.0 : x);  // t and sech2 are exact 1 and 0 beyond
     const double n = e * (e + 2), inv = 1 / (n + 2);
     return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, e / (1 + e)};
   }

@@ -25,6 +25,7 @@ using index_t = std::ptrdiff_t;
   X(celu, Celu)                        \
   X(gelu, Gelu)                        \
   X(gelu_tanh, GeluTanh)               \
+  X(silu, Silu)                        \
   X(swish, Swish)                      \
   X(mish, Mish)                        \
   X(softplus, Softplus)                \
