@@ -92,7 +92,7 @@ def _mish_df(x):
 
 
 def _hardswish_df(x):
-    return _keep_nan(x, np.where(x < -3, 0.0, np.where(x <= 3, (2 * x + 3) / 6, 1.0)))
+    return _keep_nan(x, np.where(x <= -3, 0.0, np.where(x < 3, (2 * x + 3) / 6, 1.0)))
 
 
 def _gelu_tanh_df(x):

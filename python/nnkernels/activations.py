@@ -200,7 +200,7 @@ SPECS: tuple[Spec, ...] = (
         "hardswish",
         "x relu6(x + 3) / 6",
         output_form=_not_from_output("hardswish is not monotone"),
-        derivative="0 below -3, (2x + 3) / 6 up to 3, then 1",
+        derivative="(2x + 3) / 6 inside (-3, 3), 0 below, 1 above",
     ),
     Spec("logsigmoid", "log(sigmoid(x)) = -softplus(-x)", derivative="sigmoid(-x) = 1 - exp(y)"),
 )

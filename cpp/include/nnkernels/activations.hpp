@@ -345,7 +345,7 @@ struct Hardsigmoid : Cheap {
   }
 };
 
-// x relu6(x + 3) / 6; f' = (2x + 3) / 6 inside [-3, 3] (PyTorch's side conventions).
+// x relu6(x + 3) / 6; f' = (2x + 3) / 6 inside (-3, 3), 0 below and 1 above (as PyTorch).
 template <class T>
 struct Hardswish : Cheap {
   static constexpr double kUlp = 3, kFloor = 0;
@@ -355,7 +355,7 @@ struct Hardswish : Cheap {
   }
   NNK_INLINE T grad(T x) const {
     const T inside = (T(2) * x + T(3)) * T(1.0 / 6);
-    return vm::keep_nan(x, x < T(-3) ? T(0) : (x <= T(3) ? inside : T(1)));
+    return vm::keep_nan(x, x <= T(-3) ? T(0) : (x < T(3) ? inside : T(1)));
   }
 };
 
