@@ -129,7 +129,11 @@ py::array result_buffer(const py::array& like, const py::object& out) {
     auto o = py::reinterpret_borrow<py::array>(out);
     if (same_layout(o, like)) return o;
   }
-  return Numpy::get().empty_like(like);
+  // `like` is dense (C or F order): a fresh array with its strides has the same layout. Made
+  // through the C API: np.empty_like through Python costs more than a 4K-element kernel.
+  const std::vector<ssize_t> shape(like.shape(), like.shape() + like.ndim());
+  const std::vector<ssize_t> strides(like.strides(), like.strides() + like.ndim());
+  return py::array(like.dtype(), shape, strides);
 }
 
 py::object finish(const py::array& result, const py::object& out, bool scalar_result) {

@@ -93,7 +93,7 @@ def _softplus(beta, threshold):
     b, t = _number("beta", beta), _number("threshold", threshold)
     if not b > 0:
         raise ValueError(f"softplus: beta must be > 0, got {b}")
-    return "softplus", b, t, 0.0
+    return ("softplus" if b == 1 else "softplus_beta"), b, t, 0.0
 
 
 def _nonnegative(pname: str):
@@ -230,18 +230,22 @@ def {name}{suffix}(x, {params_sig}*, out=None):
     {prepare}
     return _unary(_OP[k], {mode}, x, out, p0, p1, p2, "{name}{suffix}")
 """
+_ONE_OF = "pass exactly one of x= (the input) or y= (the output)"
 _BACKWARD = """
 def {name}_backward(dy, *, x=None, y=None, {params_kw}out=None):
     {prepare}
-    if (x is None) == (y is None):
-        raise TypeError("{name}_backward: pass exactly one of x= (the input) or y= (the output)")
-    if y is not None:
-        reason = _reason(_spec, {params_call})
-        if reason:
-            raise TypeError(f"{name}_backward: cannot use y=: {{reason}}; pass x=")
-        return _backward(_OP[k], True, dy, y, out, p0, p1, p2, "{name}_backward")
-    return _backward(_OP[k], False, dy, x, out, p0, p1, p2, "{name}_backward")
+    if y is None:
+        if x is None:
+            raise TypeError("{name}_backward: " + _ONE_OF)
+        return _backward(_OP[k], False, dy, x, out, p0, p1, p2, "{name}_backward")
+    if x is not None:
+        raise TypeError("{name}_backward: " + _ONE_OF)
+    {check_y}
+    return _backward(_OP[k], True, dy, y, out, p0, p1, p2, "{name}_backward")
 """
+_CHECK_Y = """reason = _reason(_spec, {params_call})
+    if reason:
+        raise TypeError(f"{name}_backward: cannot use y=: {{reason}}; pass x=")"""
 
 
 def _doc(spec: Spec, kind: str) -> str:
@@ -283,6 +287,13 @@ def _make(spec: Spec) -> dict[str, Callable]:
         prepare = f'k, p0, p1, p2 = "{spec.kernel or spec.name}", 0.0, 0.0, 0.0'
     else:
         prepare = f"k, p0, p1, p2 = _prepare({params_call})"
+    # Whether y= is allowed: decided once here unless it depends on the parameters.
+    if spec.params and (spec.output_form is not None or spec.prepare is not None):
+        check_y = _CHECK_Y.format(name=spec.name, params_call=params_call)
+    else:
+        reason = _from_output_reason(spec)
+        check_y = f'raise TypeError("{spec.name}_backward: cannot use y=: {reason}; pass x=")'
+        check_y = check_y if reason else ""
     namespace = {
         "_unary": _core.unary,
         "_backward": _core.backward,
@@ -290,15 +301,14 @@ def _make(spec: Spec) -> dict[str, Callable]:
         "_prepare": spec.prepare,
         "_reason": _from_output_reason,
         "_spec": spec,
+        "_ONE_OF": _ONE_OF,
     }
     src = (
         _FORWARD.format(name=spec.name, suffix="", params_sig=params_sig, prepare=prepare, mode=0)
         + _FORWARD.format(
             name=spec.name, suffix="_grad", params_sig=params_sig, prepare=prepare, mode=1
         )
-        + _BACKWARD.format(
-            name=spec.name, params_kw=params_sig, prepare=prepare, params_call=params_call
-        )
+        + _BACKWARD.format(name=spec.name, params_kw=params_sig, prepare=prepare, check_y=check_y)
     )
     exec(compile(src, f"<nnkernels.activations:{spec.name}>", "exec"), namespace)
     made = {}

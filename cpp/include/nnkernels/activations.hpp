@@ -287,28 +287,40 @@ struct Mish : Transcendental {
 };
 
 // log(1 + e^(beta x)) / beta, x itself where beta x > threshold (PyTorch); f' = 1 - e^(-beta y).
-template <class T>
-struct Softplus : Transcendental {
+// Softplus is the beta = 1 instance (PyTorch's default), fixed at compile time.
+template <class T, bool UnitBeta>
+struct SoftplusOf : Transcendental {
   static constexpr double kUlp = 4, kFloor = 0;
   double beta;
   T threshold;
-  explicit Softplus(const Params& p) : beta(p.v[0]), threshold(T(p.v[1])) {}
+  explicit SoftplusOf(const Params& p) : beta(UnitBeta ? 1.0 : p.v[0]), threshold(T(p.v[1])) {}
+  NNK_INLINE Split<T> z_of(T x) const {
+    if constexpr (UnitBeta)
+      return {x, T(0)};
+    else
+      return scaled(x, beta);
+  }
   NNK_INLINE T forward(T x) const {
-    const Split<T> z = scaled(x, beta);
+    const Split<T> z = z_of(x);
     const T e = vm::exp(-std::fabs(z.hi));
     // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
-    const T sp = vm::log1p(e) + z.lo * (z.hi < T(0) ? e : T(1)) + (z.hi > T(0) ? z.hi : T(0));
-    return z.hi > threshold ? x : T(double(sp) / beta);
+    T sp = vm::log1p(e) + (z.hi > T(0) ? z.hi : T(0));
+    if constexpr (!UnitBeta) sp = T(double(sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
+    return z.hi > threshold ? x : sp;
   }
   NNK_INLINE T grad(T x) const {
-    const Split<T> z = scaled(x, beta);
+    const Split<T> z = z_of(x);
     return z.hi > threshold ? T(1) : sigmoid_pair(z).pos;
   }
   NNK_INLINE T grad_from_output(T y) const {
-    const T z = scaled(y, beta).hi;
+    const T z = z_of(y).hi;
     return z > threshold ? T(1) : -vm::expm1(-z);
   }
 };
+template <class T>
+using Softplus = SoftplusOf<T, true>;
+template <class T>
+using SoftplusBeta = SoftplusOf<T, false>;
 
 // x / (1 + |x|); f' = 1 / (1 + |x|)^2 = (1 - |y|)^2.
 template <class T>

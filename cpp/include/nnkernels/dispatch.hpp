@@ -29,6 +29,7 @@ using index_t = std::ptrdiff_t;
   X(swish, Swish)                      \
   X(mish, Mish)                        \
   X(softplus, Softplus)                \
+  X(softplus_beta, SoftplusBeta)       \
   X(softsign, Softsign)                \
   X(hardsigmoid, Hardsigmoid)          \
   X(hardswish, Hardswish)              \
