@@ -3,8 +3,8 @@
 With z = |x|/sqrt(2) and t = 1 / (1 + z/2), erfc(z) = t * h(t) * exp(-z^2), where h is smooth
 on [t_min, 1] (t_min at z = 27, where erfc underflows in double). h is interpolated at Chebyshev
 nodes in 50-digit arithmetic (mpmath). Double results evaluate the 28-term series by Clenshaw's
-recurrence; float results (computed in double) use the 13-term interpolant converted to powers
-of u, evaluated by Horner's rule: half the operations, and 1e-9 is all float needs.
+recurrence; float results use an 11-term interpolant on the range that matters to float
+(|x| <= 14), converted to powers of u and evaluated by Horner's rule (5e-9: float needs no more).
 
     python cpp/tools/fit_erfc.py   # prints the C++ arrays pasted into vecmath.hpp
 """
@@ -12,8 +12,10 @@ of u, evaluated by Horner's rule: half the operations, and 1e-9 is all float nee
 import mpmath as mp
 
 mp.mp.dps = 50
-Z_MAX = 27
+Z_MAX = 27  # erfc(27) is below the smallest double
 T_MIN = 1 / (1 + mp.mpf(Z_MAX) / 2)
+Z_MAX_FLOAT = 14 / mp.sqrt(2)  # |x| = 14: Phi(-14) * 14 is below the smallest float
+T_MIN_FLOAT = 1 / (1 + Z_MAX_FLOAT / 2)
 
 
 def h(t):
@@ -21,10 +23,10 @@ def h(t):
     return mp.erfc(z) * mp.exp(z * z) / t
 
 
-def chebyshev_interpolant(degree):
+def chebyshev_interpolant(degree, t_min=T_MIN):
     n = degree + 1
     nodes = [mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n) for k in range(n)]
-    values = [h(T_MIN + (1 - T_MIN) * (x + 1) / 2) for x in nodes]
+    values = [h(t_min + (1 - t_min) * (x + 1) / 2) for x in nodes]
     coeffs = []
     for j in range(n):
         s = sum(v * mp.cos(mp.pi * j * (k + mp.mpf(1) / 2) / n) for k, v in enumerate(values))
@@ -48,11 +50,12 @@ def to_monomial(coeffs):
 
 
 def main():
-    print(f"// t_min = {mp.nstr(T_MIN, 25)}")
-    for name, degree in (("kErfcTailFloat", 12), ("kErfcTailDouble", 27)):
-        c = chebyshev_interpolant(degree)
+    print(f"// t_min = {mp.nstr(T_MIN, 25)}, float: {mp.nstr(T_MIN_FLOAT, 25)}")
+    for name, degree in (("kErfcTailFloat", 10), ("kErfcTailDouble", 27)):
         if name == "kErfcTailFloat":
-            c = to_monomial(c)
+            c = to_monomial(chebyshev_interpolant(degree, T_MIN_FLOAT))
+        else:
+            c = chebyshev_interpolant(degree)
         body = ",\n    ".join(mp.nstr(v, 20, min_fixed=-1, max_fixed=-1) for v in c)
         print(f"constexpr double {name}[{degree + 1}] = {{\n    {body}}};")
 

@@ -207,15 +207,11 @@ template <class T>
 struct Gelu : Transcendental {
   static constexpr double kUlp = 2, kFloor = 4;
   explicit Gelu(const Params&) {}
-  static NNK_INLINE vm::NormalCdfPdf cdf_pdf(T x) {
-    if constexpr (sizeof(T) == 4)
-      return vm::normal_cdf_pdf(double(x), vm::kErfcTailFloat);
-    else
-      return vm::normal_cdf_pdf(double(x), vm::kErfcTailDouble);
+  NNK_INLINE T forward(T x) const {
+    return T(times_vanishing(double(x), vm::normal_cdf_pdf(x).cdf));
   }
-  NNK_INLINE T forward(T x) const { return T(times_vanishing(double(x), cdf_pdf(x).cdf)); }
   NNK_INLINE T grad(T x) const {
-    const auto c = cdf_pdf(x);
+    const auto c = vm::normal_cdf_pdf(x);
     return T(c.cdf + times_vanishing(double(x), c.pdf));
   }
 };

@@ -255,15 +255,15 @@ NNK_INLINE T two_prod_err(T a, T b, T p) {
 }
 
 // h(t) = erfc(z) e^{z^2} / t, t = 1/(1 + z/2), on [t_min, 1] mapped to u in [-1, 1]; generated
-// by cpp/tools/fit_erfc.py. For float results: 13 coefficients in powers of u, highest first
-// (max relative error 1.1e-9). For double: 28 Chebyshev coefficients (2e-17).
+// by cpp/tools/fit_erfc.py. Float: 11 coefficients in powers of u, highest first, on |x| <= 14
+// (relative error 5e-9). Double: 28 Chebyshev coefficients on |x| <= 38 (2e-17).
+constexpr double kErfcTailTMinFloat = 0.1680743603534396881194004;
 constexpr double kErfcTailTMin = 0.06896551724137931034482759;
-constexpr double kErfcTailFloat[13] = {
-    -2.6148806745771104391e-6, -3.9156750837675826445e-6, 2.8315376412020616641e-5,
-    7.021174392579555965e-6,   -1.8529380843906057292e-4, 1.470186757176055405e-4,
-    1.1093251244997569885e-3,  -1.7951945388376791902e-3, -8.8347293453573135815e-3,
-    1.2194975006865861015e-2,  1.2411975964175386296e-1,  3.3805843710288041298e-1,
-    5.3515689580732509226e-1};
+constexpr double kErfcTailFloat[11] = {
+    4.9881017829973245449e-6,  6.5746788673152293952e-6, -6.4688509070319860082e-5,
+    3.9538411022443354388e-6,  5.8993373036321906127e-4, -6.0860672335104112287e-4,
+    -6.1177716119391463416e-3, 5.891305359612956042e-3,  1.0171537600851945664e-1,
+    3.2601560446301262195e-1,  5.7256333261642936478e-1};
 constexpr double kErfcTailDouble[28] = {
     5.9420612830620962184e-1,   3.4616476170134124585e-1,  5.8092047764336007407e-2,
     2.5370278966690461518e-3,   -9.3087132619113961619e-4, -9.5763082114641061486e-5,
@@ -288,29 +288,41 @@ NNK_INLINE double clenshaw(double x, const double (&c)[N]) {
   return c[0] + x * b1 - b2;
 }
 
-// The standard normal CDF and density at x, in double. Phi(-|x|) = t h(t) exp(-x^2/2) / 2 keeps
-// full relative accuracy in the far tail: x^2 is split exactly so exp sees no rounded argument.
-// Degree is the float (13) or double (28) table: float results need only 1e-9.
+// The standard normal CDF and density: Phi(-|x|) = t h(t) exp(-x^2/2) / 2 keeps full relative
+// accuracy in the far tail, x^2 being split exactly so that exp sees no rounded argument.
+// Returned in double: the float kernels round once, after multiplying by x.
 struct NormalCdfPdf {
   double cdf, pdf;
 };
-template <size_t N>
-NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x, const double (&tail)[N]) {
+template <class T>
+NNK_INLINE NormalCdfPdf normal_cdf_pdf(T x);
+
+// Float: exp runs in float (16 lanes, <= 1 ulp); h and the products run in double, so the result
+// stays within 2 ulp.
+template <>
+NNK_INLINE NormalCdfPdf normal_cdf_pdf(float x) {
+  // At |x| = 15, exp(-x^2/2) is 0 in float: Phi(-x) and phi(x) vanish exactly beyond.
+  const float a = clamp_keep_nan(std::fabs(x), 0.0f, 15.0f);
+  const float sq = a * a;
+  const double gauss = double(exp(-0.5f * sq)) * (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
+  // t = 1/d: a float division (16 lanes) refined by one Newton step in double (error 2^-46).
+  const double d = 1.0 + double(a) * 0.35355339059327376220;
+  const double t0 = double(1.0f / float(d));
+  const double t = t0 + t0 * (1.0 - d * t0);
+  const double u = (t - kErfcTailTMinFloat) * (2.0 / (1.0 - kErfcTailTMinFloat)) - 1.0;
+  const double lower = 0.5 * t * horner(u, kErfcTailFloat) * gauss;
+  return {x < 0 ? lower : keep_nan(double(x), 1.0 - lower), gauss * 0.39894228040143267794};
+}
+
+template <>
+NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x) {
   const double a = clamp_keep_nan(std::fabs(x), 0.0, 40.0);  // exp(-800) is exactly 0
   const double sq = a * a;
-  const double sq_err = two_prod_err(a, a, sq);
-  using Poly = std::conditional_t<(N < 20), ExpPolyForFloat, ExpPoly<double>>;
-  const double gauss = exp<double, Poly>(-0.5 * sq) * (1.0 - 0.5 * sq_err);
-  const double t = 1.0 / (1.0 + a * 0.35355339059327376220);  // z/2 = a/(2 sqrt 2)
+  const double gauss = exp(-0.5 * sq) * (1.0 - 0.5 * two_prod_err(a, a, sq));
+  const double t = 1.0 / (1.0 + a * 0.35355339059327376220);
   const double u = (t - kErfcTailTMin) * (2.0 / (1.0 - kErfcTailTMin)) - 1.0;
-  double h;
-  if constexpr (N < 20)
-    h = horner(u, tail);
-  else
-    h = clenshaw(u, tail);
-  const double lower = 0.5 * t * h * gauss;  // Phi(-|x|)
-  const double cdf = x < 0 ? lower : keep_nan(x, 1.0 - lower);
-  return {cdf, gauss * 0.39894228040143267794};
+  const double lower = 0.5 * t * clenshaw(u, kErfcTailDouble) * gauss;
+  return {x < 0 ? lower : keep_nan(x, 1.0 - lower), gauss * 0.39894228040143267794};
 }
 
 }  // namespace vm
