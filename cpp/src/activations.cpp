@@ -53,17 +53,30 @@ void backward_from_output_kernel(const T* dy, const T* y, T* out, index_t n, con
 
 // ---- PReLU: y = x > 0 ? x : w[c] x over a (outer, channels, inner) view ----
 
+// Calls body(begin, end, slopes, per_element) over runs of elements in parallel: a run shares
+// the slope slopes[0] (one channel), or, when every element has its own slope (RReLU's sampled
+// slopes, or x of shape (1, C)), element j uses slopes[j - begin]. per_element is a
+// std::integral_constant, so each form compiles to its own vectorized loop.
+template <class T, class Body>
+void for_each_slope_run(ChannelShape s, const T* w, Body&& body) {
+  const bool per_element = s.outer == 1 && s.inner == 1;
+  parallel_for(s.outer * s.channels * s.inner, kGrainMemoryBound, [&](index_t b, index_t e) {
+    if (per_element) return body(b, e, w + b, std::true_type{});
+    for (index_t i = b; i < e;) {
+      const index_t row = i / s.inner, end = std::min(e, (row + 1) * s.inner);
+      body(i, end, w + row % s.channels, std::false_type{});
+      i = end;
+    }
+  });
+}
+
 template <class T>
 void prelu_forward(const T* x, const T* w, T* y, ChannelShape s) {
-  const index_t rows = s.outer * s.channels;
-  parallel_for(rows * s.inner, kGrainMemoryBound, [&](index_t b, index_t e) {
-    // Chunks are element ranges; walk them row by row (a row shares one slope).
-    for (index_t i = b; i < e;) {
-      const index_t row = i / s.inner, row_end = std::min(e, (row + 1) * s.inner);
-      const T slope = w[row % s.channels];
+  for_each_slope_run(s, w, [&](index_t b, index_t e, const T* slopes, auto per_element) {
 #pragma omp simd
-      for (index_t j = i; j < row_end; ++j) y[j] = x[j] > T(0) ? x[j] : slope * x[j];
-      i = row_end;
+    for (index_t j = b; j < e; ++j) {
+      const T slope = slopes[decltype(per_element)::value ? j - b : 0];
+      y[j] = x[j] > T(0) ? x[j] : slope * x[j];
     }
   });
 }
@@ -72,14 +85,11 @@ void prelu_forward(const T* x, const T* w, T* y, ChannelShape s) {
 // are per fixed block of outer rows, combined in block order: the same bits for any thread count.
 template <class T>
 void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelShape s) {
-  const index_t rows = s.outer * s.channels;
-  parallel_for(rows * s.inner, kGrainMemoryBound, [&](index_t b, index_t e) {
-    for (index_t i = b; i < e;) {
-      const index_t row = i / s.inner, row_end = std::min(e, (row + 1) * s.inner);
-      const T slope = w[row % s.channels];
+  for_each_slope_run(s, w, [&](index_t b, index_t e, const T* slopes, auto per_element) {
 #pragma omp simd
-      for (index_t j = i; j < row_end; ++j) dx[j] = dy[j] * (x[j] > T(0) ? T(1) : slope);
-      i = row_end;
+    for (index_t j = b; j < e; ++j) {
+      const T slope = slopes[decltype(per_element)::value ? j - b : 0];
+      dx[j] = dy[j] * (x[j] > T(0) ? T(1) : slope);
     }
   });
   if (dw == nullptr) return;
