@@ -10,7 +10,8 @@ Every loss ``name`` comes as three functions:
 ``reduction`` is ``"mean"`` (the default), ``"sum"`` or ``"none"`` (per-element or per-row losses);
 the gradient matches it (``"mean"`` divides by the count, ignored targets contribute nothing).
 ``sample_weight`` multiplies each element's (or row's) loss; ``"mean"`` still divides by the
-count, as Keras does. Defaults follow PyTorch where PyTorch has the loss, Keras otherwise.
+count, as Keras does. The result dtype comes from pred and (probability) targets: weights are cast
+to it. Defaults follow PyTorch where PyTorch has the loss, Keras otherwise.
 float32 stays float32 (sums accumulate in double), float64 stays float64, integers and bools
 compute in float64. The table below (``SPECS``) is the one place each loss is described; the
 math is in ``cpp/include/nnkernels/losses.hpp``.
@@ -466,9 +467,6 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
                 raise ValueError(
                     f"{fn}: weight has shape {weight.shape} but pred has {classes} classes"
                 )
-            floats.append(weight)
-        if sw is not None:
-            floats.append(sw)
         dt = _result_dtype(*floats)
         labels = None if probs else _labels(fn, target, classes, p2)
         if spec.pred_range:
@@ -509,9 +507,19 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
             kernel_out = out if axis == pred.ndim - 1 else None
             grad = _grad_buffer(kernel_out, p2d, (t2d, lab, cw, sw, target))
         total = _core.loss_rowwise(
-            spec.op, p2d, t2d, lab, cw, sw, grad, None if values is None else values.reshape(-1),
-            scale, p0, p1, p2,
-        )  # fmt: skip
+            spec.op,
+            p2d,
+            t2d,
+            lab,
+            cw,
+            sw,
+            grad,
+            None if values is None else values.reshape(-1),
+            scale,
+            p0,
+            p1,
+            p2,
+        )
         if grad is not None:
             grad = np.moveaxis(grad.reshape(moved.shape), -1, axis)
     else:
@@ -521,7 +529,7 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
             _check_range(fn, "pred", pred, 0, 1, "probabilities in [0, 1]")
         if spec.target_range:
             _check_range(fn, "target", target, 0, 1, "probabilities in [0, 1]")
-        dt = _result_dtype(pred, target, *([] if sw is None else [sw]))
+        dt = _result_dtype(pred, target)
         if spec.check is not None:
             target = spec.check(fn, pred, target)
         if sw is not None:

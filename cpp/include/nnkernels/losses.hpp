@@ -280,7 +280,8 @@ struct CrossEntropy : RowBase<T> {
     const T* t = a.labels ? nullptr : this->target(r);
     const std::int64_t y = t ? 0 : a.labels[r];
     const double zy = double(z[y]);  // read before g (which may be z itself) is written
-    // One pass: sum e^(z - m), and the target-weighted sums A = sum w t', B = sum w t' z.
+    // One pass: S = sum e^(z - m), and the target-weighted sums A = sum w t',
+    // B = sum w t' (z - m); the value is A log S - B (exactly 0 for a single class).
     double S = 0, A = 0, B = 0;
     if (t) {
 #pragma omp simd reduction(+ : S, A, B)
@@ -289,7 +290,7 @@ struct CrossEntropy : RowBase<T> {
         const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
         S += double(e);
         A += wt;
-        B += wt * double(z[k]);
+        B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds nothing
         if (g) g[k] = e;
       }
     } else {
@@ -299,15 +300,15 @@ struct CrossEntropy : RowBase<T> {
         const T e = vm::exp(z[k] - m);
         S += double(e);
         W += double(w[k]);
-        WZ += double(w[k]) * double(z[k]);
+        WZ += double(w[k]) * double(z[k] - m);
         if (g) g[k] = e;
       }
       const double wy = double(w[y]);
       A = (1 - eps) * wy + u * W;
-      B = (1 - eps) * wy * zy + (eps > 0 ? u * WZ : 0.0);
+      B = (1 - eps) * wy * (zy - double(m)) + (eps > 0 ? u * WZ : 0.0);
     }
-    const double lse = double(m) + log(S);
-    const double value = A * lse - B;
+    const double logS = log(S);
+    const double value = A * logS - B;
     if (g) {
       const T cs = T(gs * A / S);
       if (t) {
