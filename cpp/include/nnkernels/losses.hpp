@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "nnkernels/dispatch.hpp"
 #include "nnkernels/parallel.hpp"
@@ -102,19 +103,20 @@ struct SmoothL1 {  // |d| < beta: d^2 / (2 beta), else |d| - beta / 2
   }
 };
 
-// log(cosh d): below |d| = 1 as log1p(2 sinh^2(d/2)), sinh(a) = e (e + 2) / (2 (e + 1)) with
-// e = expm1(a) (no cancellation near 0); above, |d| - ln 2 + log1p(e^-2|d|) (no overflow).
+// log(cosh d) from one r = expm1(-|d|): cosh|d| - 1 = r^2 / (2 (1 + r)), so below |d| = 1 the
+// value is log1p(r^2 / (2 (1 + r))) (no cancellation near 0) and above it
+// |d| - ln 2 + log1p((1 + r)^2) (no overflow); tanh|d| = -q / (2 + q) with q = r (2 + r).
 template <class T>
 struct LogCosh {
   explicit LogCosh(const Params&) {}
   NNK_INLINE T operator()(T p, T t, T& g) const {
     const T d = p - t, a = std::fabs(d);
-    const T e = vm::expm1(T(0.5) * a);
-    const T s = e * (e + T(2)) / (T(2) * (e + T(1)));
-    const T small = vm::log1p(T(2) * s * s);
-    const T large = (a - T(0.69314718055994530942)) + vm::log1p(vm::exp(T(-2) * a));
-    g = vm::tanh(d);
-    return a < T(1) ? small : large;
+    const T r = vm::expm1(-a), e = T(1) + r;
+    const bool small = a < T(1);
+    const T arg = small ? r * r / (T(2) * e) : e * e;
+    const T q = r * (T(2) + r);
+    g = std::copysign(-q / (T(2) + q), d);
+    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p(arg);
   }
 };
 
@@ -174,16 +176,20 @@ struct BinaryCrossEntropy {
   }
 };
 
-// (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x): stable for any logit x.
+// (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x): stable for any logit x. One exp(-|x|)
+// serves softplus(-x) = max(-x, 0) + log1p(e) and sigma(-x).
 template <class T>
 struct BceWithLogits {
   T pos_weight;
   explicit BceWithLogits(const Params& p) : pos_weight(T(p.v[0])) {}
   NNK_INLINE T operator()(T x, T t, T& g) const {
     const T lw = T(1) + (pos_weight - T(1)) * t;
-    const auto s = vm::sigmoid_pair(x);
-    g = (T(1) - t) - lw * s.neg;
-    return (T(1) - t) * x + lw * vm::softplus(-x);
+    const T e = vm::exp(-std::fabs(x));
+    const T s = T(1) / (T(1) + e);
+    const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
+    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p(e);
+    g = (T(1) - t) - lw * sig_neg;
+    return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
   }
 };
 
@@ -243,16 +249,27 @@ struct KlDiv {
 
 // ---- row-wise losses over (rows, classes) ----
 
-template <class T>
-NNK_INLINE T max_keep_nan(T m, T v) {
-  return (v > m || v != v) ? v : m;
-}
-
+// The row maximum, NaN if the row holds one (counted apart so the max vectorizes).
 template <class T>
 T row_max(const T* x, index_t n) {
   T m = -std::numeric_limits<T>::infinity();
-  for (index_t k = 0; k < n; ++k) m = max_keep_nan(m, x[k]);
-  return m;
+  int nans = 0;
+#pragma omp simd reduction(max : m) reduction(+ : nans)
+  for (index_t k = 0; k < n; ++k) {
+    m = x[k] > m ? x[k] : m;
+    nans += x[k] != x[k];
+  }
+  return nans ? std::numeric_limits<T>::quiet_NaN() : m;
+}
+
+// f(std::true_type) when g is set (the loop stores), else f(std::false_type): loops with and
+// without the store, each vectorized.
+template <class T, class F>
+NNK_INLINE void with_store(T* g, F&& f) {
+  if (g)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
 }
 
 template <class T>
@@ -267,6 +284,8 @@ struct RowBase {
 // Cross-entropy from logits z (fused log-softmax), PyTorch's conventions. Label targets y:
 // (1 - eps) w_y (lse - z_y) + eps/C sum_c w_c (lse - z_c); probability targets t:
 // sum_c w_c t'_c (lse - z_c) with t' = (1 - eps) t + eps/C. p.v[0] = label_smoothing eps.
+// Three sweeps over the row (max; exp and sums, storing e^(z - m) in g; scaling g), all
+// vectorized; everything relative to the row max m, so a single class gives exactly 0.
 template <class T>
 struct CrossEntropy : RowBase<T> {
   using RowBase<T>::RowBase;
@@ -279,48 +298,58 @@ struct CrossEntropy : RowBase<T> {
     const T m = row_max(z, C);
     const T* t = a.labels ? nullptr : this->target(r);
     const std::int64_t y = t ? 0 : a.labels[r];
-    const double zy = double(z[y]);  // read before g (which may be z itself) is written
-    // One pass: S = sum e^(z - m), and the target-weighted sums A = sum w t',
-    // B = sum w t' (z - m); the value is A log S - B (exactly 0 for a single class).
+    const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
+    // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
     double S = 0, A = 0, B = 0;
     if (t) {
+      with_store(g, [&](auto store) {
 #pragma omp simd reduction(+ : S, A, B)
-      for (index_t k = 0; k < C; ++k) {
-        const T e = vm::exp(z[k] - m);
-        const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
-        S += double(e);
-        A += wt;
-        B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds nothing
-        if (g) g[k] = e;
-      }
+        for (index_t k = 0; k < C; ++k) {
+          const T e = vm::exp(z[k] - m);
+          const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
+          S += double(e);
+          A += wt;
+          B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
+          if (decltype(store)::value) g[k] = e;
+        }
+      });
     } else {
       double W = 0, WZ = 0;
-#pragma omp simd reduction(+ : S, W, WZ)
-      for (index_t k = 0; k < C; ++k) {
-        const T e = vm::exp(z[k] - m);
-        S += double(e);
-        W += double(w[k]);
-        WZ += double(w[k]) * double(z[k] - m);
-        if (g) g[k] = e;
+      if (eps > 0) {
+#pragma omp simd reduction(+ : W, WZ)
+        for (index_t k = 0; k < C; ++k) {
+          W += double(w[k]);
+          WZ += double(w[k]) * double(z[k] - m);
+        }
       }
+      with_store(g, [&](auto store) {
+#pragma omp simd reduction(+ : S)
+        for (index_t k = 0; k < C; ++k) {
+          const T e = vm::exp(z[k] - m);
+          S += double(e);
+          if (decltype(store)::value) g[k] = e;
+        }
+      });
       const double wy = double(w[y]);
       A = (1 - eps) * wy + u * W;
-      B = (1 - eps) * wy * (zy - double(m)) + (eps > 0 ? u * WZ : 0.0);
+      B = (1 - eps) * wy * zy + u * WZ;
     }
-    const double logS = log(S);
-    const double value = A * logS - B;
+    const double value = A * log(S) - B;
     if (g) {
       const T cs = T(gs * A / S);
       if (t) {
 #pragma omp simd
         for (index_t k = 0; k < C; ++k)
           g[k] = cs * g[k] - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
-      } else {
+      } else if (eps > 0) {
         const T cu = T(gs * u);
 #pragma omp simd
         for (index_t k = 0; k < C; ++k) g[k] = cs * g[k] - cu * w[k];
-        g[y] -= T(gs * (1 - eps) * double(w[y]));
+      } else {
+#pragma omp simd
+        for (index_t k = 0; k < C; ++k) g[k] *= cs;
       }
+      if (!t) g[y] -= T(gs * (1 - eps) * double(w[y]));
     }
     return value;
   }
