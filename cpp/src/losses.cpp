@@ -6,6 +6,8 @@
 #include "nnkernels/losses.hpp"
 
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
 namespace nnk {
 namespace NNK_ISA {
@@ -48,6 +50,11 @@ double pointwise_kernel(const PointArgs<T>& a) {
   return deterministic_sum(a.n, kBlock, 0.0, [&](index_t b, index_t e) { return block(a, b, e); });
 }
 
+template <class L, class = void>
+struct HasShortRows : std::false_type {};
+template <class L>
+struct HasShortRows<L, std::void_t<decltype(L::kShortRow)>> : std::true_type {};
+
 // Rows in blocks of about 16K elements; label rows equal to ignore_index (p.v[2]) give 0.
 template <template <class> class L, class T>
 double row_kernel(const RowArgs<T>& a) {
@@ -56,19 +63,34 @@ double row_kernel(const RowArgs<T>& a) {
   const auto ignore = static_cast<std::int64_t>(a.p.v[2]);
   return deterministic_sum(a.rows * C, rows_per_block * C, 0.0, [&](index_t b, index_t e) {
     const L<T> loss(a);
+    const index_t r0 = b / C, r1 = e / C;
+    // Runs one row's bookkeeping (ignored rows, sample weight, values) around eval(r, g, gs).
     double acc = 0;
-    for (index_t r = b / C; r < e / C; ++r) {
-      T* g = a.grad ? a.grad + r * C : nullptr;
-      const double sw = a.sample_weight ? double(a.sample_weight[r]) : 1.0;
-      double v = 0;
-      if (a.labels && a.labels[r] == ignore) {
-        if (g) std::fill(g, g + C, T(0));
-      } else {
-        v = sw * loss.row(r, g, a.scale * sw);
+    auto each_row = [&](auto&& eval) {
+      for (index_t r = r0; r < r1; ++r) {
+        T* g = a.grad ? a.grad + r * C : nullptr;
+        const double sw = a.sample_weight ? double(a.sample_weight[r]) : 1.0;
+        double v = 0;
+        if (a.labels && a.labels[r] == ignore) {
+          if (g) std::fill(g, g + C, T(0));
+        } else {
+          v = sw * eval(r, g, a.scale * sw);
+        }
+        if (a.values) a.values[r] = T(v);
+        acc += v;
       }
-      if (a.values) a.values[r] = T(v);
-      acc += v;
+    };
+    if constexpr (HasShortRows<L<T>>::value) {
+      if (C < L<T>::kShortRow) {
+        std::vector<T> ex(static_cast<size_t>((r1 - r0) * C)), maxima(static_cast<size_t>(r1 - r0));
+        loss.exps(r0, r1, ex.data(), maxima.data());
+        each_row([&](index_t r, T* g, double gs) {
+          return loss.row_from(r, g, gs, maxima[r - r0], ex.data() + (r - r0) * C);
+        });
+        return acc;
+      }
     }
+    each_row([&](index_t r, T* g, double gs) { return loss.row(r, g, gs); });
     return acc;
   });
 }

@@ -432,6 +432,10 @@ def _class_axis(spec: LossSpec, pred: np.ndarray, params: dict) -> int:
     return int(axis) % max(pred.ndim, 1)
 
 
+def _classes_last(a: np.ndarray, axis: int) -> np.ndarray:
+    return a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
+
+
 def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, out):
     """Validates everything, then runs the kernel once. Returns (loss, grad or None)."""
     pred = _array(fn, "pred", pred)
@@ -483,11 +487,11 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
         if out is not None:
             _checked_out(fn, out, pred.shape, dt)
         # Kernel layout: C-contiguous (rows, classes) with the classes last.
-        moved = np.moveaxis(pred, axis, -1)
+        moved = _classes_last(pred, axis)
         p2d = np.ascontiguousarray(moved, dtype=dt).reshape(-1, classes)
         t2d = None
         if probs:
-            t2d = np.ascontiguousarray(np.moveaxis(target, axis, -1), dtype=dt)
+            t2d = np.ascontiguousarray(_classes_last(target, axis), dtype=dt)
             t2d = t2d.reshape(-1, classes)
         lab = None if labels is None else labels.reshape(-1)
         cw = np.ascontiguousarray(np.ones(classes) if weight is None else weight, dtype=dt)
@@ -495,9 +499,10 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
         if reduction == "mean":
             if lab is None:
                 count = float(rows)
+            elif weight is None:
+                count = float(np.count_nonzero(lab != int(p2)))
             else:
-                valid = lab != int(p2)
-                count = float(np.sum(cw[lab[valid]], dtype=np.float64))
+                count = float(np.sum(cw[lab[lab != int(p2)]], dtype=np.float64))
         else:
             count = float(rows)
         scale = 1.0 if reduction in ("sum", "none") else (1.0 / count if count else 0.0)
@@ -521,7 +526,8 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
             p2,
         )
         if grad is not None:
-            grad = np.moveaxis(grad.reshape(moved.shape), -1, axis)
+            grad = grad.reshape(moved.shape)
+            grad = grad if axis == pred.ndim - 1 else np.moveaxis(grad, -1, axis)
     else:
         if target.shape != pred.shape:
             raise _shape_error(fn, pred, target)

@@ -290,12 +290,38 @@ template <class T>
 struct CrossEntropy : RowBase<T> {
   using RowBase<T>::RowBase;
   double row(index_t r, T* g, double gs) const {
+    const T* z = this->pred(r);
+    const T m = row_max(z, this->C);
+    return run(r, g, gs, m, [=](index_t k) { return vm::exp(z[k] - m); });
+  }
+
+  // Short rows (a few classes): exp vectorizes poorly within a row, so the row maxima and
+  // e^(z - m) of a whole block of rows come first, with one vectorized exp sweep; then
+  // row_from() finishes each row from them.
+  static constexpr index_t kShortRow = 32;
+  void exps(index_t r0, index_t r1, T* e, T* maxima) const {
+    const index_t C = this->C;
+    const T* z = this->pred(r0);
+    for (index_t r = 0; r < r1 - r0; ++r) {
+      const T m = row_max(z + r * C, C);
+      maxima[r] = m;
+      for (index_t k = 0; k < C; ++k) e[r * C + k] = z[r * C + k] - m;
+    }
+    const index_t n = (r1 - r0) * C;
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) e[i] = vm::exp(e[i]);
+  }
+  double row_from(index_t r, T* g, double gs, T m, const T* e) const {
+    return run(r, g, gs, m, [=](index_t k) { return e[k]; });
+  }
+
+  template <class Exp>
+  NNK_INLINE double run(index_t r, T* g, double gs, T m, Exp&& ex) const {
     const RowArgs<T>& a = this->a;
     const index_t C = this->C;
     const T* z = this->pred(r);
     const T* w = a.class_weight;
     const double eps = a.p.v[0], u = eps / double(C);
-    const T m = row_max(z, C);
     const T* t = a.labels ? nullptr : this->target(r);
     const std::int64_t y = t ? 0 : a.labels[r];
     const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
@@ -305,7 +331,7 @@ struct CrossEntropy : RowBase<T> {
       with_store(g, [&](auto store) {
 #pragma omp simd reduction(+ : S, A, B)
         for (index_t k = 0; k < C; ++k) {
-          const T e = vm::exp(z[k] - m);
+          const T e = ex(k);
           const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
           S += double(e);
           A += wt;
@@ -325,7 +351,7 @@ struct CrossEntropy : RowBase<T> {
       with_store(g, [&](auto store) {
 #pragma omp simd reduction(+ : S)
         for (index_t k = 0; k < C; ++k) {
-          const T e = vm::exp(z[k] - m);
+          const T e = ex(k);
           S += double(e);
           if (decltype(store)::value) g[k] = e;
         }
