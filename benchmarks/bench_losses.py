@@ -177,7 +177,7 @@ def parse_args(argv=None):
         return [int(v) for v in s.split(",") if v]
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="float32, 1 thread, 3 repeats")
+    ap.add_argument("--quick", action="store_true", help="1 thread, 1M only, 3 repeats of 1 ms")
     ap.add_argument("--threads", type=ints, help="thread counts (default 1 and all cores)")
     ap.add_argument("--dtype", default="float32", help="float32,float64 (default float32)")
     ap.add_argument("--repeats", type=int, default=7)
@@ -189,8 +189,9 @@ def parse_args(argv=None):
     a.dtype = [np.dtype(d) for d in a.dtype.split(",")]
     if a.threads is None:
         a.threads = [1] if a.quick else sorted({1, os.cpu_count() or 1})
+    a.sizes = SIZES[:1] if a.quick else SIZES
     if a.quick:
-        a.repeats = 3
+        a.repeats, a.min_time = 3, 1e-3
     return a
 
 
@@ -209,7 +210,7 @@ def main(argv=None) -> int:
                         rows.append(ce_row(shape, dtype, rng, a))
                         print(summarize(rows[-1]), flush=True)
                 if a.only in ("", "pointwise"):
-                    for n in SIZES:
+                    for n in a.sizes:
                         for name in POINTWISE:
                             rows.append(pointwise_row(name, n, dtype, rng, a))
                             print(summarize(rows[-1]), flush=True)
