@@ -237,6 +237,22 @@ def test_rowwise_against_reference(isa, dtype, name, params, gen, reduction):
     _check(name, params, pred, target, dtype, reduction)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_per_class_pos_weight(isa, dtype, reduction):
+    x, t = _logits_soft(37 * 5)
+    params = {"pos_weight": np.array([0.5, 1.0, 2.0, 3.5, 10.0])}
+    _check(
+        "binary_cross_entropy_with_logits",
+        params,
+        x.reshape(37, 5),
+        t.reshape(37, 5),
+        dtype,
+        reduction,
+    )
+    with pytest.raises(ValueError, match=r"pos_weight has shape \(3,\)"):
+        L.binary_cross_entropy_with_logits(x.reshape(37, 5), t.reshape(37, 5), pos_weight=[1, 2, 3])
+
+
 def test_kl_div_batchmean(isa, dtype):
     x, t = _kl(60)
     _check("kl_div", {}, x.reshape(6, 10), t.reshape(6, 10), dtype, "batchmean")

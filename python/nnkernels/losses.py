@@ -49,6 +49,8 @@ class LossSpec:
     pred_range: bool = False  # pred must lie in [0, 1]
     target_range: bool = False  # target must lie in [0, 1]
     check: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None  # may map target
+    # (fn, params, pred, target, sample_weight) -> (target, sample_weight), after validation
+    arrays: Callable | None = None
     class_weight: bool = False  # takes `weight` (one per class)
     reductions: tuple[str, ...] = ("mean", "sum", "none")
     notes: str = ""
@@ -106,15 +108,30 @@ def _poisson(log_input, full, eps):
 
 
 def _bce_logits(pos_weight):
-    if pos_weight is None:
-        return 1.0, 0.0, 0.0
-    pw = np.asarray(pos_weight)
-    if pw.size != 1:
-        raise TypeError(
-            "binary_cross_entropy_with_logits: pos_weight must be a scalar (or one element); "
-            "per-class pos_weight is not supported"
-        )
-    return _number("binary_cross_entropy_with_logits", "pos_weight", pw.reshape(()).item()), 0, 0
+    if pos_weight is None or np.ndim(pos_weight) > 0:
+        return 1.0, 0.0, 0.0  # an array pos_weight goes through _bce_logits_arrays
+    return _number("binary_cross_entropy_with_logits", "pos_weight", pos_weight), 0.0, 0.0
+
+
+def _bce_logits_arrays(fn, params, pred, target, sw):
+    """An array pos_weight (broadcast against pred, e.g. one per class on the last axis) as the
+    scalar-pos_weight kernel with l = 1 + (pw - 1) t folded in: l * BCE(x, 1 - (1 - t) / l) is
+    (1 - t) x + l softplus(-x), value and gradient alike."""
+    pw = params["pos_weight"]
+    if pw is None or np.ndim(pw) == 0:
+        return target, sw
+    pw = _array(fn, "pos_weight", pw)
+    try:
+        lw = 1 + (np.broadcast_to(pw, pred.shape) - 1.0) * target
+    except ValueError:
+        raise ValueError(
+            f"{fn}: pos_weight has shape {pw.shape} but pred has shape {pred.shape}"
+        ) from None
+    with np.errstate(invalid="ignore"):
+        if not np.all((lw > 0) | np.isnan(lw)):
+            raise ValueError(f"{fn}: 1 + (pos_weight - 1) target must be > 0")
+    sw = lw if sw is None else lw * np.broadcast_to(sw, pred.shape)
+    return 1 - (1 - target) / lw, sw
 
 
 def _focal(gamma, alpha):
@@ -250,7 +267,9 @@ SPECS: tuple[LossSpec, ...] = (
         "(1 - t) x + (1 + (pos_weight - 1) t) softplus(-x)",
         params=(("pos_weight", None),),
         prepare=_bce_logits,
-        notes="On logits x, stable for any logit; pos_weight is a scalar.",
+        arrays=_bce_logits_arrays,
+        notes="On logits x, stable for any logit; pos_weight a scalar or an array broadcast "
+        "against pred (one per class on the last axis).",
     ),
     LossSpec(
         "hinge",
@@ -545,6 +564,9 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
                 raise ValueError(
                     f"{fn}: sample_weight has shape {sw.shape} but pred has shape {pred.shape}"
                 ) from None
+        if spec.arrays is not None:
+            target, sw = spec.arrays(fn, params, pred, target, sw)
+            sw = None if sw is None else np.ascontiguousarray(sw, dtype=dt)
         if out is not None:
             _checked_out(fn, out, pred.shape, dt)
         pc = np.ascontiguousarray(pred, dtype=dt)
