@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 __all__ = [
     "activations",
     "get_num_threads",
-    "losses",
     "isa",
+    "losses",
     "set_num_threads",
     "show_config",
     "threads",
