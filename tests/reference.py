@@ -287,3 +287,234 @@ def maxout_backward(dy, x, pieces, axis=-1):
         (1,) * (ax + 1) + (pieces,) + (1,) * (x.ndim - ax - 1)
     ) == np.expand_dims(g.argmax(axis=ax + 1), ax + 1)
     return (onehot * np.expand_dims(_f64(dy), ax + 1)).reshape(x.shape)
+
+
+# ---- losses ------------------------------------------------------------------------------------
+# Per-element (pointwise) or per-row (row-wise, classes on the last axis) loss values, unweighted
+# and unreduced, with the gradient of each value with respect to pred: (values, grad).
+
+LN2 = math.log(2.0)
+
+
+def _sign(d):
+    return np.where(np.isnan(d), np.nan, np.sign(d))
+
+
+def _pos(m):
+    return np.where(np.isnan(m), np.nan, np.maximum(m, 0.0))
+
+
+def _xlogx(t):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t == 0, 0.0, t * np.log(np.where(t == 0, 1.0, t)))
+
+
+def loss_mse(p, t):
+    d = _f64(p) - _f64(t)
+    return d * d, 2 * d
+
+
+def loss_mae(p, t):
+    d = _f64(p) - _f64(t)
+    return np.abs(d), _sign(d)
+
+
+def loss_mbe(p, t):
+    d = _f64(t) - _f64(p)
+    return d, _keep_nan(d, -1.0)
+
+
+def loss_huber(p, t, delta=1.0):
+    d = _f64(p) - _f64(t)
+    a = np.abs(d)
+    return (
+        np.where(a <= delta, 0.5 * d * d, delta * (a - 0.5 * delta)),
+        np.where(a <= delta, d, delta * _sign(d)),
+    )
+
+
+def loss_smooth_l1(p, t, beta=1.0):
+    d = _f64(p) - _f64(t)
+    a = np.abs(d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (
+            np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta),
+            np.where(a < beta, d / beta, _sign(d)),
+        )
+
+
+def loss_log_cosh(p, t):
+    d = _f64(p) - _f64(t)
+    a = np.abs(d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        small = np.log1p(2 * np.sinh(np.minimum(a, 1.0) / 2) ** 2)
+        large = a - LN2 + np.log1p(np.exp(-2 * a))
+    return np.where(a < 1, small, large), np.tanh(d)
+
+
+def loss_mape(p, t, eps=1e-7):
+    d = _f64(p) - _f64(t)
+    den = np.maximum(np.abs(_f64(t)), eps)
+    return 100 * np.abs(d) / den, 100 * _sign(d) / den
+
+
+def loss_msle(p, t):
+    p = _f64(p)
+    d = np.log1p(p) - np.log1p(_f64(t))
+    return d * d, 2 * d / (1 + p)
+
+
+def loss_poisson(p, t, log_input=True, full=False, eps=1e-8):
+    p, t = _f64(p), _f64(t)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if log_input:
+            v, g = np.exp(p) - t * p, np.exp(p) - t
+        else:
+            v, g = p - t * np.log(p + eps), 1 - t / (p + eps)
+        if full:
+            ts = np.where(t > 1, t, 2.0)
+            v = v + np.where(t > 1, ts * np.log(ts) - ts + 0.5 * np.log(2 * math.pi * ts), 0.0)
+    return v, g
+
+
+def loss_binary_cross_entropy(p, t):
+    p, t = _f64(p), _f64(t)
+    with np.errstate(divide="ignore"):
+        lp = np.maximum(np.log(p), -100.0)
+        lq = np.maximum(np.log1p(-p), -100.0)
+    return -(t * lp + (1 - t) * lq), (p - t) / np.maximum(p * (1 - p), 1e-12)
+
+
+def loss_binary_cross_entropy_with_logits(x, t, pos_weight=None):
+    x, t = _f64(x), _f64(t)
+    lw = 1 + ((1.0 if pos_weight is None else pos_weight) - 1) * t
+    with np.errstate(invalid="ignore"):
+        return (1 - t) * x + lw * np.logaddexp(0.0, -x), (1 - t) - lw * sigmoid(-x)
+
+
+def loss_hinge(p, t):
+    p, t = _f64(p), _f64(t)
+    m = 1 - t * p
+    return _pos(m), np.where(m > 0, -t, _keep_nan(m, 0.0))
+
+
+def loss_squared_hinge(p, t):
+    p, t = _f64(p), _f64(t)
+    h = _pos(1 - t * p)
+    return h * h, -2 * t * h
+
+
+def loss_binary_focal_loss(x, t, gamma=2.0, alpha=0.25):
+    x, t = _f64(x), _f64(t)
+    sp, sn = sigmoid(x), sigmoid(-x)
+    m = t * sn + (1 - t) * sp
+    with np.errstate(invalid="ignore"):
+        ce = np.logaddexp(0.0, x) - t * x
+    at = 1.0 if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = m**gamma
+        mg1 = np.ones_like(m) if gamma == 1 else m ** (gamma - 1)
+    g = at * ((sp - t) * mg + ce * gamma * mg1 * (1 - 2 * t) * sp * sn)
+    return at * ce * mg, g
+
+
+def loss_kl_div(x, t, log_target=False):
+    x, t = _f64(x), _f64(t)
+    if log_target:
+        return np.exp(t) * (t - x), -np.exp(t)
+    return _xlogx(t) - t * x, -t
+
+
+def _log_softmax_rows(z):
+    m = np.max(z, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.sum(np.exp(z - m), axis=-1, keepdims=True)
+        return z - m - np.log(s)
+
+
+def _onehot(labels, classes):
+    return (np.arange(classes) == np.asarray(labels)[..., None]).astype(np.float64)
+
+
+def loss_cross_entropy(z, target, weight=None, ignore_index=-100, label_smoothing=0.0):
+    """Rows of logits z (..., C); target labels (...) or probabilities (..., C)."""
+    z = _f64(z)
+    C = z.shape[-1]
+    w = np.ones(C) if weight is None else _f64(weight)
+    labels = np.asarray(target).shape != z.shape
+    if labels:
+        keep = np.asarray(target) != ignore_index
+        t = _onehot(np.where(keep, target, 0), C)
+        # (1 - eps) w_y onehot + eps/C w_c
+        wt = (1 - label_smoothing) * t * np.sum(w * t, axis=-1, keepdims=True)
+        wt = wt + label_smoothing / C * w
+        wt = wt * keep[..., None]
+    else:
+        wt = w * ((1 - label_smoothing) * _f64(target) + label_smoothing / C)
+    lsm = _log_softmax_rows(z)
+    with np.errstate(invalid="ignore"):
+        v = -np.sum(np.where(wt == 0, 0.0, wt * lsm), axis=-1)
+        g = np.exp(lsm) * np.sum(wt, axis=-1, keepdims=True) - wt
+    return v, g
+
+
+def ce_mean_count(target, z_shape, weight=None, ignore_index=-100):
+    """PyTorch's mean denominator: sum of w[y] over non-ignored labels, or the row count."""
+    if np.asarray(target).shape == tuple(z_shape):
+        return float(np.prod(z_shape[:-1]))
+    y = np.asarray(target).reshape(-1)
+    y = y[y != ignore_index]
+    return float(len(y) if weight is None else np.sum(_f64(weight)[y]))
+
+
+def loss_nll_loss(x, target, weight=None, ignore_index=-100):
+    x = _f64(x)
+    C = x.shape[-1]
+    w = np.ones(C) if weight is None else _f64(weight)
+    keep = np.asarray(target) != ignore_index
+    t = _onehot(np.where(keep, target, 0), C) * keep[..., None]
+    wt = t * w
+    return -np.sum(wt * x, axis=-1), -wt
+
+
+def loss_categorical_cross_entropy(p, t, label_smoothing=0.0, eps=1e-7):
+    p = _f64(p)
+    C = p.shape[-1]
+    t = (1 - label_smoothing) * _f64(t) + label_smoothing / C
+    S = np.sum(p, axis=-1, keepdims=True)
+    q = p / S
+    inside = (q >= eps) & (q <= 1 - eps)
+    qc = np.clip(q, eps, 1 - eps)
+    v = -np.sum(np.where(t == 0, 0.0, t * np.log(qc)), axis=-1)
+    G = np.where(inside, -t / qc, 0.0)
+    return v, (G - np.sum(G * q, axis=-1, keepdims=True)) / S
+
+
+def loss_sparse_categorical_cross_entropy(p, labels, eps=1e-7):
+    return loss_categorical_cross_entropy(p, _onehot(labels, _f64(p).shape[-1]), eps=eps)
+
+
+def loss_cosine_similarity(p, t, eps=1e-12):
+    p, t = _f64(p), _f64(t)
+    pp = np.sum(p * p, axis=-1, keepdims=True)
+    tt = np.sum(t * t, axis=-1, keepdims=True)
+    na, nb = np.sqrt(np.maximum(pp, eps)), np.sqrt(np.maximum(tt, eps))
+    cos = np.sum(p * t, axis=-1, keepdims=True) / (na * nb)
+    g = -t / (na * nb) + np.where(pp > eps, cos / (na * na), 0.0) * p
+    return -cos[..., 0], g
+
+
+def loss_categorical_hinge(p, t):
+    p, t = _f64(p), _f64(t)
+    pos = np.sum(t * p, axis=-1)
+    negs = (1 - t) * p
+    j = np.argmax(negs, axis=-1)
+    m = np.take_along_axis(negs, j[..., None], axis=-1)[..., 0] - pos + 1
+    active = (m > 0)[..., None]
+    g = np.where(active, -t + _onehot(j, p.shape[-1]) * (1 - t), 0.0)
+    return np.maximum(m, 0.0), g
+
+
+LOSS_REFS: dict[str, Callable] = {
+    name[len("loss_") :]: fn for name, fn in list(globals().items()) if name.startswith("loss_")
+}

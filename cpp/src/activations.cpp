@@ -202,6 +202,10 @@ TypedTable<T> make_typed_table() {
   return t;
 }
 
+}  // namespace
+void fill_losses(KernelTable& k);  // losses.cpp
+namespace {
+
 #define NNK_STR2(x) #x
 #define NNK_STR(x) NNK_STR2(x)
 
@@ -215,6 +219,7 @@ KernelTable make_table() {
                             HasGradFromOutput<Type<float>>::value};
   NNK_ELEMENTWISE_ACTIVATIONS(NNK_INFO)
 #undef NNK_INFO
+  fill_losses(k);
   return k;
 }
 

@@ -83,6 +83,74 @@ struct TypedTable {
   RowBackward<T> softmax_backward, log_softmax_backward;
 };
 
+// ---- losses (losses.hpp, cpp/src/losses.cpp) ----
+// Pointwise losses: (python name, C++ struct). Each kernel returns the sum of the (weighted)
+// per-element values, accumulated in double over fixed blocks combined in order.
+#define NNK_POINTWISE_LOSSES(X)                      \
+  X(mse, Mse)                                        \
+  X(mae, Mae)                                        \
+  X(mbe, Mbe)                                        \
+  X(huber, Huber)                                    \
+  X(smooth_l1, SmoothL1)                             \
+  X(log_cosh, LogCosh)                               \
+  X(mape, Mape)                                      \
+  X(msle, Msle)                                      \
+  X(poisson, Poisson)                                \
+  X(binary_cross_entropy, BinaryCrossEntropy)        \
+  X(binary_cross_entropy_with_logits, BceWithLogits) \
+  X(hinge, Hinge)                                    \
+  X(squared_hinge, SquaredHinge)                     \
+  X(binary_focal_loss, BinaryFocal)                  \
+  X(kl_div, KlDiv)
+// Row-wise losses over a C-contiguous (rows, classes) array.
+#define NNK_ROW_LOSSES(X)                               \
+  X(cross_entropy, CrossEntropy)                        \
+  X(nll_loss, NllLoss)                                  \
+  X(categorical_cross_entropy, CategoricalCrossEntropy) \
+  X(cosine_similarity, CosineSimilarity)                \
+  X(categorical_hinge, CategoricalHinge)
+
+enum class PointLoss : int {
+#define NNK_ENUM(name, type) name,
+  NNK_POINTWISE_LOSSES(NNK_ENUM)
+#undef NNK_ENUM
+      count
+};
+enum class RowLoss : int {
+#define NNK_ENUM(name, type) name,
+  NNK_ROW_LOSSES(NNK_ENUM)
+#undef NNK_ENUM
+      count
+};
+
+// One pass: value and gradient. weight (per element), grad and values (per-element values, for
+// reduction "none") may be null; grad is scaled by `scale` (1/count for "mean").
+template <class T>
+struct PointArgs {
+  const T *pred, *target, *weight;
+  T *grad, *values;
+  index_t n;
+  double scale;
+  Params p;
+};
+// Targets are class labels (labels != null; rows equal to ignore_index contribute nothing) or a
+// (rows, classes) array; class_weight has `classes` entries, sample_weight and values `rows`.
+template <class T>
+struct RowArgs {
+  const T *pred, *target;
+  const std::int64_t* labels;
+  const T *class_weight, *sample_weight;
+  T *grad, *values;
+  index_t rows, classes;
+  double scale;
+  Params p;
+};
+template <class T>
+struct LossTable {
+  double (*pointwise[static_cast<int>(PointLoss::count)])(const PointArgs<T>&);
+  double (*rowwise[static_cast<int>(RowLoss::count)])(const RowArgs<T>&);
+};
+
 struct ActInfo {
   const char* name;
   double ulp, floor;  // float32 accuracy bound: ulps, and absolute floor in epsilons
@@ -94,6 +162,8 @@ struct KernelTable {
   ActInfo info[kActCount];
   TypedTable<float> f32;
   TypedTable<double> f64;
+  LossTable<float> loss_f32;
+  LossTable<double> loss_f64;
   template <class T>
   const TypedTable<T>& typed() const;
 };
@@ -107,6 +177,7 @@ inline const TypedTable<double>& KernelTable::typed<double>() const {
 }
 
 // Each ISA object defines one of these (compiled with its own -march).
+// Each family file fills its part of the table (losses.cpp: fill_losses).
 namespace baseline {
 const KernelTable& kernel_table();
 }

@@ -1,0 +1,493 @@
+// One struct per loss. Pointwise losses: `T operator()(T p, T t, T& g)` returns the value at one
+// element and stores dL/dp in g. Row-wise losses: `double row(r, g, gscale)` returns the value of
+// row r and, when g is not null, writes gscale * dL/dpred for the row. Included only by kernel
+// sources, inside the per-ISA namespace; the loops live in cpp/src/losses.cpp.
+//
+// Numerics: stable forms by construction (log-sum-exp with the row max, BCE with logits via
+// softplus, log-cosh through expm1 without cosh), NaN in -> NaN out. Per-element values are
+// computed in T; sums over rows and over the whole array accumulate in double.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "nnkernels/dispatch.hpp"
+#include "nnkernels/parallel.hpp"
+#include "nnkernels/vecmath.hpp"
+
+namespace nnk {
+namespace NNK_ISA {
+namespace loss {
+
+template <class T>
+NNK_INLINE T sign(T d) {
+  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : vm::keep_nan(d, T(0)));
+}
+
+// log(x) for any x: k ln 2 + log1p(m - 1) with x = 2^k m, m in [sqrt(1/2), sqrt(2)) (m - 1 is
+// exact). Subnormals are scaled first. <= 2.5 ulp.
+template <class T>
+NNK_INLINE T log(T x) {
+  using F = vm::Traits<T>;
+  using Bits = typename F::Bits;
+  using SBits = std::make_signed_t<Bits>;
+  constexpr int kSub = sizeof(T) == 4 ? 24 : 54;
+  const bool sub = x < std::numeric_limits<T>::min();
+  const T xs = sub ? x * vm::pow2<T>(Bits(kSub)) : x;
+  const Bits sqrt_half = vm::to_bits(T(0.70710678118654752440));
+  const Bits b = vm::to_bits(xs) + (vm::to_bits(T(1)) - sqrt_half);
+  const SBits k = static_cast<SBits>(b >> F::kMantissa) - static_cast<SBits>(F::kBias) -
+                  (sub ? SBits(kSub) : SBits(0));
+  const T m = vm::from_bits<T>((b & ((Bits(1) << F::kMantissa) - 1)) + sqrt_half);
+  const T kf = static_cast<T>(k);
+  const T r = kf * F::kLn2Hi + (vm::log1p(m - T(1)) + kf * F::kLn2Lo);
+  const T inf = std::numeric_limits<T>::infinity();
+  const T special = x == inf ? inf : (x == T(0) ? -inf : std::numeric_limits<T>::quiet_NaN());
+  return x > T(0) && x < inf ? r : vm::keep_nan(x, special);
+}
+
+// ---- pointwise losses; d = pred - target ----
+
+template <class T>
+struct Mse {  // (p - t)^2
+  explicit Mse(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = p - t;
+    g = T(2) * d;
+    return d * d;
+  }
+};
+
+template <class T>
+struct Mae {  // |p - t|; derivative sign(p - t), 0 at 0
+  explicit Mae(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = p - t;
+    g = sign(d);
+    return std::fabs(d);
+  }
+};
+
+template <class T>
+struct Mbe {  // t - p (mean bias error: positive when predictions are low)
+  explicit Mbe(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = t - p;
+    g = vm::keep_nan(d, T(-1));
+    return d;
+  }
+};
+
+template <class T>
+struct Huber {  // |d| <= delta: d^2 / 2, else delta (|d| - delta / 2)
+  T delta;
+  explicit Huber(const Params& p) : delta(T(p.v[0])) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = p - t, a = std::fabs(d);
+    const bool in = a <= delta;
+    g = in ? d : delta * sign(d);
+    return in ? T(0.5) * d * d : delta * (a - T(0.5) * delta);
+  }
+};
+
+template <class T>
+struct SmoothL1 {  // |d| < beta: d^2 / (2 beta), else |d| - beta / 2
+  T beta;
+  explicit SmoothL1(const Params& p) : beta(T(p.v[0])) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = p - t, a = std::fabs(d);
+    const bool in = a < beta;
+    g = in ? d / beta : sign(d);
+    return in ? T(0.5) * d * d / beta : a - T(0.5) * beta;
+  }
+};
+
+// log(cosh d) from one r = expm1(-|d|): cosh|d| - 1 = r^2 / (2 (1 + r)), so below |d| = 1 the
+// value is log1p(r^2 / (2 (1 + r))) (no cancellation near 0) and above it
+// |d| - ln 2 + log1p((1 + r)^2) (no overflow); tanh|d| = -q / (2 + q) with q = r (2 + r).
+template <class T>
+struct LogCosh {
+  explicit LogCosh(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = p - t, a = std::fabs(d);
+    const T r = vm::expm1(-a), e = T(1) + r;
+    const bool small = a < T(1);
+    const T arg = small ? r * r / (T(2) * e) : e * e;
+    const T q = r * (T(2) + r);
+    g = std::copysign(-q / (T(2) + q), d);
+    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p(arg);
+  }
+};
+
+template <class T>
+struct Mape {  // 100 |d| / max(|t|, eps)
+  T eps;
+  explicit Mape(const Params& p) : eps(T(p.v[0])) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T at = std::fabs(t);
+    const T inv = T(100) / (at > eps ? at : vm::keep_nan(at, eps));
+    const T d = p - t;
+    g = sign(d) * inv;
+    return std::fabs(d) * inv;
+  }
+};
+
+template <class T>
+struct Msle {  // (log1p(p) - log1p(t))^2
+  explicit Msle(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T d = vm::log1p(p) - vm::log1p(t);
+    g = T(2) * d / (T(1) + p);
+    return d * d;
+  }
+};
+
+// PyTorch's poisson_nll_loss: log_input: e^p - t p; else p - t log(p + eps); full adds the
+// Stirling term t log t - t + log(2 pi t) / 2 where t > 1 (no gradient).
+template <class T>
+struct Poisson {
+  bool log_input, full;
+  T eps;
+  explicit Poisson(const Params& p) : log_input(p.v[0] != 0), full(p.v[1] != 0), eps(T(p.v[2])) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T ep = vm::exp(p);
+    const T lp = log(p + eps);
+    g = log_input ? ep - t : T(1) - t / (p + eps);
+    const T v = log_input ? ep - t * p : p - t * lp;
+    const T lt = log(t);
+    const T stirling = t * lt - t + T(0.5) * log(T(6.28318530717958647693) * t);
+    return full ? v + (t > T(1) ? stirling : T(0)) : v;
+  }
+};
+
+// PyTorch's binary_cross_entropy on probabilities: logs clamped at -100; gradient
+// (p - t) / max(p (1 - p), 1e-12).
+template <class T>
+struct BinaryCrossEntropy {
+  explicit BinaryCrossEntropy(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    T lp = log(p), lq = vm::log1p(-p);
+    lp = lp < T(-100) ? T(-100) : lp;
+    lq = lq < T(-100) ? T(-100) : lq;
+    const T pq = p * (T(1) - p);
+    g = (p - t) / (pq > T(1e-12) ? pq : vm::keep_nan(pq, T(1e-12)));
+    return -(t * lp + (T(1) - t) * lq);
+  }
+};
+
+// (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x): stable for any logit x. One exp(-|x|)
+// serves softplus(-x) = max(-x, 0) + log1p(e) and sigma(-x).
+template <class T>
+struct BceWithLogits {
+  T pos_weight;
+  explicit BceWithLogits(const Params& p) : pos_weight(T(p.v[0])) {}
+  NNK_INLINE T operator()(T x, T t, T& g) const {
+    const T lw = T(1) + (pos_weight - T(1)) * t;
+    const T e = vm::exp(-std::fabs(x));
+    const T s = T(1) / (T(1) + e);
+    const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
+    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p(e);
+    g = (T(1) - t) - lw * sig_neg;
+    return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
+  }
+};
+
+template <class T>
+struct Hinge {  // max(0, 1 - t p), labels t = +-1
+  explicit Hinge(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T m = T(1) - t * p;
+    g = m > T(0) ? -t : vm::keep_nan(m, T(0));
+    return m > T(0) ? m : vm::keep_nan(m, T(0));
+  }
+};
+
+template <class T>
+struct SquaredHinge {  // max(0, 1 - t p)^2
+  explicit SquaredHinge(const Params&) {}
+  NNK_INLINE T operator()(T p, T t, T& g) const {
+    const T m = T(1) - t * p;
+    const T h = m > T(0) ? m : vm::keep_nan(m, T(0));
+    g = T(-2) * t * h;
+    return h * h;
+  }
+};
+
+// torchvision's sigmoid_focal_loss on logits x: alpha_t ce (1 - p_t)^gamma with
+// ce = softplus(x) - t x, 1 - p_t = t sigma(-x) + (1 - t) sigma(x); alpha < 0 disables alpha_t.
+template <class T>
+struct BinaryFocal {
+  T gamma, alpha;
+  explicit BinaryFocal(const Params& p) : gamma(T(p.v[0])), alpha(T(p.v[1])) {}
+  NNK_INLINE T operator()(T x, T t, T& g) const {
+    const auto s = vm::sigmoid_pair(x);
+    const T m = t * s.neg + (T(1) - t) * s.pos;
+    const T lm = log(m);
+    const T mg = gamma == T(0) ? T(1) : vm::exp(gamma * lm);
+    const T mg1 = gamma == T(1) ? T(1) : vm::exp((gamma - T(1)) * lm);
+    const T ce = vm::softplus(x) - t * x;
+    const T at = alpha < T(0) ? T(1) : alpha * t + (T(1) - alpha) * (T(1) - t);
+    g = at * ((s.pos - t) * mg + ce * gamma * mg1 * (T(1) - T(2) * t) * s.pos * s.neg);
+    return at * ce * mg;
+  }
+};
+
+// PyTorch's kl_div with input x = log q: t log t - t x (0 log 0 = 0), or, log_target,
+// e^t (t - x).
+template <class T>
+struct KlDiv {
+  bool log_target;
+  explicit KlDiv(const Params& p) : log_target(p.v[0] != 0) {}
+  NNK_INLINE T operator()(T x, T t, T& g) const {
+    const T et = vm::exp(t);
+    const T xlogx = t == T(0) ? T(0) : t * log(t);
+    g = log_target ? -et : -t;
+    return log_target ? et * (t - x) : xlogx - t * x;
+  }
+};
+
+// ---- row-wise losses over (rows, classes) ----
+
+// The row maximum, NaN if the row holds one (counted apart so the max vectorizes).
+template <class T>
+T row_max(const T* x, index_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  int nans = 0;
+#pragma omp simd reduction(max : m) reduction(+ : nans)
+  for (index_t k = 0; k < n; ++k) {
+    m = x[k] > m ? x[k] : m;
+    nans += x[k] != x[k];
+  }
+  return nans ? std::numeric_limits<T>::quiet_NaN() : m;
+}
+
+// f(std::true_type) when g is set (the loop stores), else f(std::false_type): loops with and
+// without the store, each vectorized.
+template <class T, class F>
+NNK_INLINE void with_store(T* g, F&& f) {
+  if (g)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
+template <class T>
+struct RowBase {
+  const RowArgs<T>& a;
+  const index_t C;
+  explicit RowBase(const RowArgs<T>& args) : a(args), C(args.classes) {}
+  const T* pred(index_t r) const { return a.pred + r * C; }
+  const T* target(index_t r) const { return a.target + r * C; }
+};
+
+// Cross-entropy from logits z (fused log-softmax), PyTorch's conventions. Label targets y:
+// (1 - eps) w_y (lse - z_y) + eps/C sum_c w_c (lse - z_c); probability targets t:
+// sum_c w_c t'_c (lse - z_c) with t' = (1 - eps) t + eps/C. p.v[0] = label_smoothing eps.
+// Three sweeps over the row (max; exp and sums, storing e^(z - m) in g; scaling g), all
+// vectorized; everything relative to the row max m, so a single class gives exactly 0.
+template <class T>
+struct CrossEntropy : RowBase<T> {
+  using RowBase<T>::RowBase;
+  double row(index_t r, T* g, double gs) const {
+    const T* z = this->pred(r);
+    const T m = row_max(z, this->C);
+    return run(r, g, gs, m, [=](index_t k) { return vm::exp(z[k] - m); });
+  }
+
+  // Short rows (a few classes): exp vectorizes poorly within a row, so the row maxima and
+  // e^(z - m) of a whole block of rows come first, with one vectorized exp sweep; then
+  // row_from() finishes each row from them.
+  static constexpr index_t kShortRow = 32;
+  void exps(index_t r0, index_t r1, T* e, T* maxima) const {
+    const index_t C = this->C;
+    const T* z = this->pred(r0);
+    for (index_t r = 0; r < r1 - r0; ++r) {
+      const T m = row_max(z + r * C, C);
+      maxima[r] = m;
+      for (index_t k = 0; k < C; ++k) e[r * C + k] = z[r * C + k] - m;
+    }
+    const index_t n = (r1 - r0) * C;
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) e[i] = vm::exp(e[i]);
+  }
+  double row_from(index_t r, T* g, double gs, T m, const T* e) const {
+    return run(r, g, gs, m, [=](index_t k) { return e[k]; });
+  }
+
+  template <class Exp>
+  NNK_INLINE double run(index_t r, T* g, double gs, T m, Exp&& ex) const {
+    const RowArgs<T>& a = this->a;
+    const index_t C = this->C;
+    const T* z = this->pred(r);
+    const T* w = a.class_weight;
+    const double eps = a.p.v[0], u = eps / double(C);
+    const T* t = a.labels ? nullptr : this->target(r);
+    const std::int64_t y = t ? 0 : a.labels[r];
+    const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
+    // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
+    double S = 0, A = 0, B = 0;
+    if (t) {
+      with_store(g, [&](auto store) {
+#pragma omp simd reduction(+ : S, A, B)
+        for (index_t k = 0; k < C; ++k) {
+          const T e = ex(k);
+          const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
+          S += double(e);
+          A += wt;
+          B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
+          if (decltype(store)::value) g[k] = e;
+        }
+      });
+    } else {
+      double W = 0, WZ = 0;
+      if (eps > 0) {
+#pragma omp simd reduction(+ : W, WZ)
+        for (index_t k = 0; k < C; ++k) {
+          W += double(w[k]);
+          WZ += double(w[k]) * double(z[k] - m);
+        }
+      }
+      with_store(g, [&](auto store) {
+#pragma omp simd reduction(+ : S)
+        for (index_t k = 0; k < C; ++k) {
+          const T e = ex(k);
+          S += double(e);
+          if (decltype(store)::value) g[k] = e;
+        }
+      });
+      const double wy = double(w[y]);
+      A = (1 - eps) * wy + u * W;
+      B = (1 - eps) * wy * zy + u * WZ;
+    }
+    const double value = A * log(S) - B;
+    if (g) {
+      const T cs = T(gs * A / S);
+      if (t) {
+#pragma omp simd
+        for (index_t k = 0; k < C; ++k)
+          g[k] = cs * g[k] - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
+      } else if (eps > 0) {
+        const T cu = T(gs * u);
+#pragma omp simd
+        for (index_t k = 0; k < C; ++k) g[k] = cs * g[k] - cu * w[k];
+      } else {
+#pragma omp simd
+        for (index_t k = 0; k < C; ++k) g[k] *= cs;
+      }
+      if (!t) g[y] -= T(gs * (1 - eps) * double(w[y]));
+    }
+    return value;
+  }
+};
+
+// Negative log-likelihood of log-probabilities x: -w_y x_y.
+template <class T>
+struct NllLoss : RowBase<T> {
+  using RowBase<T>::RowBase;
+  double row(index_t r, T* g, double gs) const {
+    const std::int64_t y = this->a.labels[r];
+    const double wy = double(this->a.class_weight[y]);
+    const double value = -wy * double(this->pred(r)[y]);  // before g (maybe pred) is written
+    if (g) {
+      std::fill(g, g + this->C, T(0));
+      g[y] = T(-gs * wy);
+    }
+    return value;
+  }
+};
+
+// Keras' categorical cross-entropy on probabilities p: q = p / sum(p), clipped to [eps, 1 - eps];
+// -sum t'_k log q_k with t' = (1 - ls) t + ls/C (t one-hot for label targets).
+// p.v[0] = eps, p.v[1] = label smoothing ls.
+template <class T>
+struct CategoricalCrossEntropy : RowBase<T> {
+  using RowBase<T>::RowBase;
+  double row(index_t r, T* g, double gs) const {
+    const RowArgs<T>& a = this->a;
+    const index_t C = this->C;
+    const T* p = this->pred(r);
+    const T* t = a.labels ? nullptr : this->target(r);
+    const std::int64_t y = a.labels ? a.labels[r] : -1;
+    const double eps = a.p.v[0], ls = a.p.v[1], u = ls / double(C);
+    double S = 0;
+#pragma omp simd reduction(+ : S)
+    for (index_t k = 0; k < C; ++k) S += double(p[k]);
+    // G_k = dL/dq_k = -t'_k / q_k inside the clip, 0 outside; dL/dp_k = (G_k - sum G q) / S.
+    double value = 0, GQ = 0;
+    for (index_t k = 0; k < C; ++k) {
+      const double tk = (1 - ls) * (t ? double(t[k]) : (k == y ? 1.0 : 0.0)) + u;
+      const double q = double(p[k]) / S;
+      const bool inside = q >= eps && q <= 1 - eps;
+      const double qc = inside ? q : (q < eps ? eps : vm::keep_nan(q, 1 - eps));
+      value -= tk == 0 ? 0.0 : tk * log(qc);
+      const double G = inside ? -tk / qc : vm::keep_nan(q, 0.0);
+      GQ += G * q;
+      if (g) g[k] = T(G);
+    }
+    if (g) {
+      const double c = gs / S;
+      for (index_t k = 0; k < C; ++k) g[k] = T(c * (double(g[k]) - GQ));
+    }
+    return value;
+  }
+};
+
+// Keras' cosine similarity loss: -dot(p, t) / (|p| |t|), squared norms floored at eps (p.v[0]).
+template <class T>
+struct CosineSimilarity : RowBase<T> {
+  using RowBase<T>::RowBase;
+  double row(index_t r, T* g, double gs) const {
+    const index_t C = this->C;
+    const T *p = this->pred(r), *t = this->target(r);
+    const double eps = this->a.p.v[0];
+    double pp = 0, tt = 0, pt = 0;
+#pragma omp simd reduction(+ : pp, tt, pt)
+    for (index_t k = 0; k < C; ++k) {
+      pp += double(p[k]) * double(p[k]);
+      tt += double(t[k]) * double(t[k]);
+      pt += double(p[k]) * double(t[k]);
+    }
+    const double na = std::sqrt(pp > eps ? pp : eps), nb = std::sqrt(tt > eps ? tt : eps);
+    const double cos = pt / (na * nb);
+    if (g) {
+      const T ct = T(-gs / (na * nb)), cp = T(pp > eps ? gs * cos / (na * na) : 0.0);
+#pragma omp simd
+      for (index_t k = 0; k < C; ++k) g[k] = ct * t[k] + cp * p[k];
+    }
+    return -cos;
+  }
+};
+
+// Keras' categorical hinge: max(0, max_k (1 - t_k) p_k - sum t p + 1).
+template <class T>
+struct CategoricalHinge : RowBase<T> {
+  using RowBase<T>::RowBase;
+  double row(index_t r, T* g, double gs) const {
+    const index_t C = this->C;
+    const T *p = this->pred(r), *t = this->target(r);
+    double pos = 0;
+    double neg = -std::numeric_limits<double>::infinity();
+    index_t j = 0;
+    for (index_t k = 0; k < C; ++k) {
+      pos += double(t[k]) * double(p[k]);
+      const double v = (1 - double(t[k])) * double(p[k]);
+      if (v > neg || v != v) {
+        neg = v;
+        j = k;
+      }
+    }
+    const double m = neg - pos + 1;
+    const bool active = m > 0;
+    if (g) {
+      const T s = T(active ? gs : vm::keep_nan(m, 0.0));
+      for (index_t k = 0; k < C; ++k) g[k] = -s * t[k];
+      g[j] += s * (T(1) - t[j]);
+    }
+    return active ? m : vm::keep_nan(m, 0.0);
+  }
+};
+
+}  // namespace loss
+}  // namespace NNK_ISA
+}  // namespace nnk
