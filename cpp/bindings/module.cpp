@@ -11,7 +11,8 @@ namespace py = pybind11;
 
 namespace nnk {
 void bind_activations(py::module_& m);
-}
+void bind_optim(py::module_& m);
+}  // namespace nnk
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkernels C++ kernels (SIMD + OpenMP); use the nnkernels package, not this module.";
@@ -35,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
   m.attr("FLAGS") = NNK_FLAGS;
   m.attr("OPENMP") = _OPENMP;
   nnk::bind_activations(m);
+  nnk::bind_optim(m);
 }

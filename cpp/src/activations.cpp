@@ -195,11 +195,18 @@ TypedTable<T> make_typed_table() {
 #define NNK_STR2(x) #x
 #define NNK_STR(x) NNK_STR2(x)
 
+}  // namespace
+
+OptimTable optim_table();  // optimizers.cpp
+
+namespace {
+
 KernelTable make_table() {
   KernelTable k{};
   k.isa = NNK_STR(NNK_ISA);
   k.f32 = make_typed_table<float>();
   k.f64 = make_typed_table<double>();
+  k.optim = optim_table();
 #define NNK_INFO(name, Type)                                               \
   k.info[int(Act::name)] = {#name, Type<float>::kUlp, Type<float>::kFloor, \
                             HasGradFromOutput<Type<float>>::value};
