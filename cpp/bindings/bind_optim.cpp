@@ -3,9 +3,9 @@
 // first write; on error nothing is updated.
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "arrays.hpp"
@@ -93,12 +93,46 @@ bool slot_used(Optim op, const OptimHyper& h, int j) {
 
 const char* dtype_name(bool f64) { return f64 ? "float64" : "float32"; }
 
-bool same_shape(const py::array& a, const py::array& b) {
-  if (a.ndim() != b.ndim()) return false;
-  for (ssize_t i = 0; i < a.ndim(); ++i)
-    if (a.shape(i) != b.shape(i)) return false;
-  return true;
-}
+// An ndarray read through NumPy's struct (pybind11's proxy): the checks below run for every
+// array of every step, so they make no Python calls and build no strings unless they fail.
+struct Raw {
+  PyObject* obj;
+  const py::detail::PyArray_Proxy* a;
+  int type_num() const { return py::detail::array_descriptor_proxy(a->descr)->type_num; }
+  bool has(int flag) const { return (a->flags & flag) != 0; }
+  bool same_shape(const Raw& o) const {
+    if (a->nd != o.a->nd) return false;
+    for (int i = 0; i < a->nd; ++i)
+      if (a->dimensions[i] != o.a->dimensions[i]) return false;
+    return true;
+  }
+  index_t size() const {
+    index_t n = 1;
+    for (int i = 0; i < a->nd; ++i) n *= a->dimensions[i];
+    return n;
+  }
+  py::array array() const { return py::reinterpret_borrow<py::array>(obj); }
+  std::string dtype_str() const { return py::str(array().dtype()).cast<std::string>(); }
+};
+constexpr int kCContiguous = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_;
+constexpr int kWriteable = py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+
+// A list or tuple's items without copies (PySequence_Fast).
+struct Items {
+  py::object seq;
+  PyObject** item;
+  size_t size;
+  Items(const Call& call, py::handle obj, const char* what) {
+    PyObject* fast = PySequence_Fast(obj.ptr(), "");
+    if (fast == nullptr) {
+      PyErr_Clear();
+      call.type_error(std::string(what) + " must be a list of numpy arrays");
+    }
+    seq = py::reinterpret_steal<py::object>(fast);
+    item = PySequence_Fast_ITEMS(fast);
+    size = static_cast<size_t>(PySequence_Fast_GET_SIZE(fast));
+  }
+};
 
 // Checked and flattened arguments; `keep` holds contiguous copies of strided gradients.
 struct Batch {
@@ -106,85 +140,110 @@ struct Batch {
   std::vector<py::array> keep;
 };
 
-py::array as_array(const Call& call, py::handle obj, const std::string& what) {
-  if (!py::isinstance<py::array>(obj))
-    call.type_error(what + " must be a numpy.ndarray, got " +
-                    py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-  return py::reinterpret_borrow<py::array>(obj);
-}
+// Builds the batch; `names` says what the arrays are called in messages ("params", "grads").
+class BatchChecker {
+ public:
+  BatchChecker(const Call& call, const char* pname, const char* gname)
+      : call_(call), pname_(pname), gname_(gname) {}
 
-// A writeable C-contiguous array of the parameter's shape and dtype (param itself, or a slot).
-void check_target(const Call& call, const py::array& a, const std::string& what) {
-  if (!a.writeable()) call.value_error(what + " is read-only");
-  if (!(a.flags() & py::array::c_style)) call.value_error(what + " is not C-contiguous");
-}
+  Raw array(PyObject* obj, const char* list, size_t i, int slot = -1) const {
+    if (!py::isinstance<py::array>(obj))
+      call_.type_error(name(list, i, slot) + " must be a numpy.ndarray, got " +
+                       std::string(Py_TYPE(obj)->tp_name));
+    return Raw{obj, py::detail::array_proxy(obj)};
+  }
+  // A writeable C-contiguous array the step writes (a parameter or a state slot).
+  void target(const Raw& r, const char* list, size_t i, int slot = -1) const {
+    if (!r.has(kWriteable)) call_.value_error(name(list, i, slot) + " is read-only");
+    if (!r.has(kCContiguous)) call_.value_error(name(list, i, slot) + " is not C-contiguous");
+  }
+  std::string name(const char* list, size_t i, int slot) const {
+    const std::string base = item(list, i);
+    return slot < 0 ? base : "state " + std::to_string(slot) + " of " + item(pname_, i);
+  }
 
-Batch checked_batch(const Call& call, Optim op, const OptimHyper& h, py::handle params,
-                    py::handle grads, py::handle slots, bool need_slots) {
-  const py::sequence ps = py::reinterpret_borrow<py::sequence>(params);
-  const py::sequence gs = py::reinterpret_borrow<py::sequence>(grads);
-  const size_t n = ps.size();
-  if (gs.size() != n)
-    call.value_error("got " + std::to_string(gs.size()) + " gradients for " + std::to_string(n) +
-                     " parameters");
-  const int nslots = need_slots ? slot_count(op, h) : 0;
-  std::vector<py::sequence> ss;
-  if (need_slots) {
-    const py::sequence sl = py::reinterpret_borrow<py::sequence>(slots);
-    if (static_cast<int>(sl.size()) != nslots)
-      call.value_error("expected " + std::to_string(nslots) + " state lists, got " +
-                       std::to_string(sl.size()));
-    for (int j = 0; j < nslots; ++j) {
-      ss.push_back(py::reinterpret_borrow<py::sequence>(sl[j]));
-      if (slot_used(op, h, j) && ss[j].size() != n)
-        call.value_error("state list " + std::to_string(j) + " has " +
-                         std::to_string(ss[j].size()) + " arrays for " + std::to_string(n) +
-                         " parameters");
+  Batch check(Optim op, const OptimHyper& h, py::handle params, py::handle grads, py::handle slots,
+              bool write) const {
+    const Items ps(call_, params, pname_), gs(call_, grads, gname_);
+    const size_t n = ps.size;
+    if (gs.size != n)
+      call_.value_error("got " + std::to_string(gs.size) + " gradients for " + std::to_string(n) +
+                        " parameters");
+    const int nslots = write ? slot_count(op, h) : 0;
+    std::vector<Items> ss;
+    if (write) {
+      const Items sl(call_, slots, "slots");
+      if (static_cast<int>(sl.size) != nslots)
+        call_.value_error("expected " + std::to_string(nslots) + " state lists, got " +
+                          std::to_string(sl.size));
+      for (int j = 0; j < nslots; ++j) {
+        ss.emplace_back(call_, sl.item[j], "a state list");
+        if (slot_used(op, h, j) && ss[j].size != n)
+          call_.value_error("state list " + std::to_string(j) + " has " +
+                            std::to_string(ss[j].size) + " arrays for " + std::to_string(n) +
+                            " parameters");
+      }
     }
+    Batch b;
+    b.t.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Raw p = array(ps.item[i], pname_, i);
+      const int num = p.type_num();
+      if (num != kNpyFloat && num != kNpyDouble)
+        call_.type_error(item(pname_, i) + " has dtype " + p.dtype_str() +
+                         "; expected float32 or float64");
+      const bool f64 = num == kNpyDouble;
+      if (write) target(p, pname_, i);
+      Raw g = array(gs.item[i], gname_, i);
+      if (write && !p.same_shape(g))
+        call_.value_error(item(gname_, i) + " has shape " + shape_str(g.array()) + " but " +
+                          item(pname_, i) + " has shape " + shape_str(p.array()));
+      if (write && g.type_num() != num)
+        call_.type_error(item(gname_, i) + " has dtype " + g.dtype_str() + " but " +
+                         item(pname_, i) + " is " + dtype_name(f64));
+      if (!g.has(kCContiguous)) {
+        b.keep.push_back(Numpy::get().ascontiguousarray(g.array()));
+        g = Raw{b.keep.back().ptr(), py::detail::array_proxy(b.keep.back().ptr())};
+      }
+      OptimTensor t{
+          write ? p.a->data : nullptr, g.a->data, {nullptr, nullptr, nullptr}, p.size(), f64};
+      for (int j = 0; j < nslots; ++j) {
+        if (!slot_used(op, h, j)) continue;
+        const Raw st = array(ss[j].item[i], pname_, i, j);
+        if (!p.same_shape(st) || st.type_num() != num)
+          call_.value_error(name(pname_, i, j) + " has shape " + shape_str(st.array()) +
+                            " and dtype " + st.dtype_str() + "; expected " + shape_str(p.array()) +
+                            " " + dtype_name(f64));
+        target(st, pname_, i, j);
+        if (t.n > 0 && st.a->data == p.a->data)
+          call_.value_error(name(pname_, i, j) + " is the parameter itself");
+        t.slot[j] = st.a->data;
+      }
+      b.t.push_back(t);
+    }
+    if (write) no_shared_params(b);
+    return b;
   }
-  Batch b;
-  b.t.reserve(n);
-  std::unordered_set<const void*> seen;
-  for (size_t i = 0; i < n; ++i) {
-    const std::string pn = item("params", i), gn = item("grads", i);
-    py::array p = as_array(call, ps[i], pn);
-    const int num = p.dtype().num();
-    if (num != kNpyFloat && num != kNpyDouble)
-      call.type_error(pn + " has dtype " + py::str(p.dtype()).cast<std::string>() +
-                      "; expected float32 or float64");
-    const bool f64 = num == kNpyDouble;
-    if (need_slots) check_target(call, p, pn);
-    if (p.size() > 0 && !seen.insert(p.data()).second)
-      call.value_error(pn + " shares its data with an earlier parameter");
-    py::array g = as_array(call, gs[i], gn);
-    if (!same_shape(p, g))
-      call.value_error(gn + " has shape " + shape_str(g) + " but " + pn + " has shape " +
-                       shape_str(p));
-    if (g.dtype().num() != num)
-      call.type_error(gn + " has dtype " + py::str(g.dtype()).cast<std::string>() + " but " + pn +
-                      " is " + dtype_name(f64));
-    if (!(g.flags() & py::array::c_style)) {
-      g = Numpy::get().ascontiguousarray(g);
-      b.keep.push_back(g);
-    }
-    OptimTensor t{p.mutable_data(), g.data(), {nullptr, nullptr, nullptr}, p.size(), f64};
-    if (!need_slots) t.param = nullptr;
-    for (int j = 0; j < nslots; ++j) {
-      if (!slot_used(op, h, j)) continue;
-      const std::string sn = "state " + std::to_string(j) + " of " + pn;
-      py::array s = as_array(call, ss[j][i], sn);
-      if (!same_shape(p, s) || s.dtype().num() != num)
-        call.value_error(sn + " has shape " + shape_str(s) + " and dtype " +
-                         py::str(s.dtype()).cast<std::string>() + "; expected " + shape_str(p) +
-                         " " + dtype_name(f64));
-      check_target(call, s, sn);
-      if (p.size() > 0 && s.data() == p.data()) call.value_error(sn + " is the parameter itself");
-      t.slot[j] = s.mutable_data();
-    }
-    b.t.push_back(t);
+
+ private:
+  // The same parameter twice would be stepped twice.
+  void no_shared_params(const Batch& b) const {
+    std::vector<std::pair<const void*, size_t>> data;
+    data.reserve(b.t.size());
+    for (size_t i = 0; i < b.t.size(); ++i)
+      if (b.t[i].n > 0) data.emplace_back(b.t[i].param, i);
+    std::sort(data.begin(), data.end());
+    for (size_t k = 1; k < data.size(); ++k)
+      if (data[k].first == data[k - 1].first)
+        call_.value_error(item(pname_, std::max(data[k].second, data[k - 1].second)) +
+                          " shares its data with " +
+                          item(pname_, std::min(data[k].second, data[k - 1].second)));
   }
-  return b;
-}
+
+  const Call& call_;
+  const char* pname_;
+  const char* gname_;
+};
 
 // One optimizer step over every array. Returns (applied, grad_norm): grad_norm is the global
 // L2 norm of the (value-clipped) gradients when it was needed (max_norm or skip_nonfinite),
@@ -195,7 +254,7 @@ py::tuple step(int op_id, py::handle params, py::handle grads, py::handle slots,
   if (op_id < 0 || op_id > static_cast<int>(Optim::lion)) call.value_error("unknown optimizer");
   const Optim op = static_cast<Optim>(op_id);
   OptimHyper h = hyper_of(call, hyper);
-  const Batch b = checked_batch(call, op, h, params, grads, slots, true);
+  const Batch b = BatchChecker(call, "params", "grads").check(op, h, params, grads, slots, true);
   const bool need_stats = max_norm > 0 || skip_nonfinite;
   bool applied = true;
   double norm = 0;
@@ -219,7 +278,8 @@ py::tuple step(int op_id, py::handle params, py::handle grads, py::handle slots,
 // (global L2 norm of clamp(g, -clip_value, clip_value) over every array, count of inf/NaN).
 py::tuple grad_stats(py::handle grads, double clip_value, py::handle fn) {
   const Call call{fn};
-  const Batch b = checked_batch(call, Optim::sgd, OptimHyper{}, grads, grads, py::none(), false);
+  const Batch b =
+      BatchChecker(call, "grads", "grads").check(Optim::sgd, {}, grads, grads, py::none(), false);
   GradStats st;
   {
     py::gil_scoped_release release;

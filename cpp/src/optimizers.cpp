@@ -63,12 +63,11 @@ Slots<T> slots_of(const OptimTensor& t) {
 }
 
 // One piece of one array: the shared gradient transform and decay (Common), the optimizer's own
-// rule (u), the L1 proximal step. Each piece builds its own copies so they stay in registers.
-template <class T, class Make>
-void update_piece(const OptimHyper& h, const Make& make, const OptimTensor& t, index_t b,
-                  index_t e) {
-  const Common<T> c(h);
-  const auto u = make(T{});
+// rule (U), the L1 proximal step. The structs are built once per call (their constructors take
+// powers and square roots) and passed by value, so their constants are locals the compiler can
+// keep in registers (through a reference they might alias the arrays, and the loop goes scalar).
+template <class T, class U>
+void update_piece(const Common<T> c, const U u, const OptimTensor& t, index_t b, index_t e) {
   T* p = static_cast<T*>(t.param);
   const T* g = static_cast<const T*>(t.grad);
   const Slots<T> s = slots_of<T>(t);
@@ -79,12 +78,16 @@ void update_piece(const OptimHyper& h, const Make& make, const OptimTensor& t, i
 // make(T{}) builds the optimizer struct for element type T.
 template <class Make>
 void run_step(const OptimHyper& h, const OptimTensor* t, index_t count, Make&& make) {
+  const Common<float> cf(h);
+  const Common<double> cd(h);
+  const auto uf = make(float{});
+  const auto ud = make(double{});
   WorkList(t, count).run([&](index_t, const Piece& pc) {
     const OptimTensor& x = t[pc.tensor];
     if (x.f64)
-      update_piece<double>(h, make, x, pc.begin, pc.end);
+      update_piece(cd, ud, x, pc.begin, pc.end);
     else
-      update_piece<float>(h, make, x, pc.begin, pc.end);
+      update_piece(cf, uf, x, pc.begin, pc.end);
   });
 }
 

@@ -10,6 +10,7 @@
 // the loop (Common below), so each struct holds only its own rule. NaN in a gradient or state
 // gives NaN out (maxima keep NaN; sign(NaN) is NaN).
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "nnkernels/dispatch.hpp"
@@ -32,26 +33,24 @@ NNK_INLINE T max_nan(T a, T b) {
 
 // Shared by every optimizer: g' = scale clamp(g, -clip, clip) + wd p (wd only when nonzero, so an
 // infinite p does not turn g into NaN); p' = decay p before the update; after it, soft
-// thresholding by l1 (the proximal step of lr * l1 * |p|).
+// thresholding by l1 (the proximal step of lr * l1 * |p|). Conditions are compares of T, never
+// bool members: a bool read in the loop keeps GCC from vectorizing it.
 template <class T>
 struct Common {
   T scale, clip, wd, decay, l1;
-  bool has_wd, has_l1;
   explicit Common(const OptimHyper& h)
       : scale(T(h.grad_scale)),
         clip(T(h.clip_value)),
         wd(T(h.weight_decay)),
         decay(T(h.decay)),
-        l1(T(h.l1)),
-        has_wd(h.weight_decay != 0),
-        has_l1(h.l1 > 0) {}
+        l1(T(std::max(h.l1, 0.0))) {}
   NNK_INLINE T grad(T g, T p) const {
     g = scale * vm::clamp_keep_nan(g, -clip, clip);
-    return has_wd ? g + wd * p : g;
+    return wd != T(0) ? g + wd * p : g;
   }
   NNK_INLINE T prox(T p) const {
     const T shrunk = std::copysign(max_nan(std::fabs(p) - l1, T(0)), p);
-    return has_l1 ? shrunk : p;
+    return l1 > T(0) ? shrunk : p;
   }
 };
 
@@ -137,15 +136,16 @@ struct Moments {
 
 // Adam (AdamW is Adam with decoupled decay, applied by Common): m += (1 - b1)(g - m);
 // v = b2 v + (1 - b2) g^2; vmax = max(vmax, v) (AMSGrad);
-// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), the division by sqrt(1 - b2^t) as
+// a product with its reciprocal (divisions and square roots, not memory, bound this loop in cache).
 // Slots: a exp_avg, b exp_avg_sq, c max_exp_avg_sq (Amsgrad).
 template <class T, bool Amsgrad>
 struct Adam : Moments<T> {
-  T step_size, bc2_sqrt, eps;
+  T step_size, inv_bc2_sqrt, eps;
   explicit Adam(const OptimHyper& h)
       : Moments<T>(h),
         step_size(T(h.lr / (1 - std::pow(h.beta1, h.step)))),
-        bc2_sqrt(T(std::sqrt(1 - std::pow(h.beta2, h.step)))),
+        inv_bc2_sqrt(T(1 / std::sqrt(1 - std::pow(h.beta2, h.step)))),
         eps(T(h.eps)) {}
   NNK_INLINE T operator()(T p, T g, Slots<T> s, index_t i) const {
     T m, v;
@@ -155,7 +155,7 @@ struct Adam : Moments<T> {
       vhat = max_nan(s.c[i], v);
       s.c[i] = vhat;
     }
-    return p - step_size * (m / (std::sqrt(vhat) / bc2_sqrt + eps));
+    return p - step_size * (m / (std::sqrt(vhat) * inv_bc2_sqrt + eps));
   }
 };
 
@@ -178,7 +178,7 @@ struct Adamax {
   }
 };
 
-// Adadelta: v = rho v + (1 - rho) g^2; d = sqrt(acc + eps) / sqrt(v + eps) * g;
+// Adadelta: v = rho v + (1 - rho) g^2; d = sqrt((acc + eps) / (v + eps)) * g (one root, not two);
 // acc = rho acc + (1 - rho) d^2; p -= lr d. Slots: a square_avg, b acc_delta.
 template <class T>
 struct Adadelta {
@@ -187,7 +187,7 @@ struct Adadelta {
       : lr(T(h.lr)), rho(T(h.beta2)), one_minus_rho(T(1 - h.beta2)), eps(T(h.eps)) {}
   NNK_INLINE T operator()(T p, T g, Slots<T> s, index_t i) const {
     const T v = rho * s.a[i] + one_minus_rho * (g * g);
-    const T d = std::sqrt(s.b[i] + eps) / std::sqrt(v + eps) * g;
+    const T d = std::sqrt((s.b[i] + eps) / (v + eps)) * g;
     s.a[i] = v;
     s.b[i] = rho * s.b[i] + one_minus_rho * (d * d);
     return p - lr * d;
@@ -196,7 +196,7 @@ struct Adadelta {
 
 // NAdam: Adam's moments with a Nesterov step; mu, mu_next and the running products of mu come
 // from the caller (they are the optimizer's scalar state).
-// p -= lr (1 - mu) / (1 - prod) g / denom + lr mu_next / (1 - prod_next) m / denom,
+// p -= (lr (1 - mu) / (1 - prod) g + lr mu_next / (1 - prod_next) m) / denom (one division),
 // denom = sqrt(v / (1 - b2^t)) + eps. Slots: a exp_avg, b exp_avg_sq.
 template <class T>
 struct Nadam : Moments<T> {
@@ -211,7 +211,7 @@ struct Nadam : Moments<T> {
     T m, v;
     this->update(g, s, i, m, v);
     const T denom = std::sqrt(v * inv_bc2) + eps;
-    return p - cg * (g / denom) - cm * (m / denom);
+    return p - (cg * g + cm * m) / denom;
   }
 };
 
@@ -220,23 +220,22 @@ struct Nadam : Moments<T> {
 // before that, p -= lr / (1 - b1^t) * m. Slots: a exp_avg, b exp_avg_sq.
 template <class T>
 struct Radam : Moments<T> {
-  T eps, c_adaptive, c_plain;
-  bool adaptive;
+  T eps, c_adaptive, c_plain, adaptive;  // adaptive: 1 or 0 (see Common on bools)
   explicit Radam(const OptimHyper& h) : Moments<T>(h), eps(T(h.eps)) {
     const double bc1 = 1 - std::pow(h.beta1, h.step), b2t = std::pow(h.beta2, h.step);
     const double rho_inf = 2 / (1 - h.beta2) - 1;
     const double rho_t = rho_inf - 2 * h.step * b2t / (1 - b2t);
-    adaptive = rho_t > 5;
-    const double r = adaptive ? std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
-                                          ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                              : 0.0;
+    adaptive = T(rho_t > 5);
+    const double r = rho_t > 5 ? std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
+                                           ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                               : 0.0;
     c_adaptive = T(h.lr * r * std::sqrt(1 - b2t) / bc1);
     c_plain = T(h.lr / bc1);
   }
   NNK_INLINE T operator()(T p, T g, Slots<T> s, index_t i) const {
     T m, v;
     this->update(g, s, i, m, v);
-    return adaptive ? p - c_adaptive * (m / (std::sqrt(v) + eps)) : p - c_plain * m;
+    return adaptive != T(0) ? p - c_adaptive * (m / (std::sqrt(v) + eps)) : p - c_plain * m;
   }
 };
 
