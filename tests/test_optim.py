@@ -337,6 +337,17 @@ def test_switching_on_amsgrad_allocates_state():
     assert "max_exp_avg_sq" in opt.state
 
 
+def test_momentum_switched_on_later_starts_from_the_gradient():
+    p = np.zeros(3)
+    opt = optim.SGD([p], lr=1.0)
+    opt.step([np.ones(3)])
+    opt.momentum = 0.9
+    opt.step([np.full(3, 2.0)])  # buf = g on its first step, as PyTorch
+    np.testing.assert_array_equal(p, -3.0)
+    opt.step([np.full(3, 2.0)])  # buf = 0.9 * 2 + 2
+    np.testing.assert_array_equal(p, -6.8)
+
+
 def test_functional_matches_class(dtype):
     rng = np.random.default_rng(3)
     p = rng.standard_normal(33).astype(dtype)

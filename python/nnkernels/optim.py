@@ -371,13 +371,20 @@ class SGD(Optimizer):
     def slots(cls, h):
         return ["momentum_buffer"] if h["momentum"] != 0 else []
 
+    def _ensure_state(self):
+        # The buffer starts as the first gradient it sees, also when momentum is switched on
+        # after some steps: the kernel's "first step" counts from its creation.
+        if self._hyper["momentum"] != 0 and "momentum_buffer" not in self.state:
+            self.scalars["momentum_from"] = self.step_count
+        super()._ensure_state()
+
     @classmethod
     def kernel_hyper(cls, h, t, scalars):
         return {
             "momentum": h["momentum"],
             "dampening": h["dampening"],
             "nesterov": h["nesterov"],
-            "step": t,
+            "step": t - scalars.get("momentum_from", 0),
         }
 
 
