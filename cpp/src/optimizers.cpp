@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "nnkernels/parallel.hpp"
@@ -71,8 +72,17 @@ void update_piece(const Common<T> c, const U u, const OptimTensor& t, index_t b,
   T* p = static_cast<T*>(t.param);
   const T* g = static_cast<const T*>(t.grad);
   const Slots<T> s = slots_of<T>(t);
+  const auto loop = [&](index_t lo, index_t hi) {
 #pragma omp simd
-  for (index_t i = b; i < e; ++i) p[i] = c.prox(u(p[i] * c.decay, c.grad(g[i], p[i]), s, i));
+    for (index_t i = lo; i < hi; ++i) p[i] = c.prox(u(p[i] * c.decay, c.grad(g[i], p[i]), s, i));
+  };
+  // The head up to p's next cache line apart, so the main loop's loads and stores of p (and of
+  // the other arrays, when they share its offset, as NumPy's allocations do) do not split lines.
+  constexpr index_t kLine = 64 / sizeof(T);
+  const index_t mis = index_t(reinterpret_cast<std::uintptr_t>(p + b) % 64 / sizeof(T));
+  const index_t head = std::min(e - b, mis == 0 ? index_t(0) : kLine - mis);
+  loop(b, b + head);
+  loop(b + head, e);
 }
 
 // make(T{}) builds the optimizer struct for element type T.
