@@ -178,6 +178,7 @@ def markdown(rows, env, notes) -> str:
         "torch fused µs",
         "NumPy µs",
         "speed-up vs best torch",
+        "other load",
     ]
     out = []
     for row in rows:
@@ -200,6 +201,7 @@ def markdown(rows, env, notes) -> str:
                 us("torch[fused]"),
                 us("numpy"),
                 sp,
+                row["other_load"],
             ]
         )
     ratio_lines = []
@@ -225,7 +227,8 @@ def markdown(rows, env, notes) -> str:
             "",
             "Medians of interleaved samples; GB/s counts the optimizer's bytes per element "
             "(SGD 12, momentum/Adagrad/RMSprop/Lion 20, Adam family 28); % of copy compares them "
-            "with np.copyto of the same total size in the same run.",
+            "with np.copyto of the same total size in the same run. Other load: cores kept busy "
+            "by other processes meanwhile (the machine has 2); above ~0.3 a row is unreliable.",
             "",
             harness.markdown_table(header, out, left=2),
             "",
