@@ -443,3 +443,19 @@ def test_defaults_match_torch(name):
     for key in ("weight_decay", "maximize"):
         if key in sig and key not in ours:
             assert sig[key].default in (0, False), key
+
+
+def test_same_bits_for_any_thread_count():
+    rng = np.random.default_rng(5)
+    base = [rng.standard_normal(n).astype(np.float32) for n in (700001, 33)]
+    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in base]
+    results = []
+    for n in (1, 2):
+        params = [p.copy() for p in base]
+        with nk.threads(n):
+            opt = optim.RAdam(params, max_grad_norm=10.0)
+            for _ in range(7):
+                opt.step(grads)
+        results.append(params)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
