@@ -459,3 +459,30 @@ def test_same_bits_for_any_thread_count():
         results.append(params)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["Adam", "RMSprop", "NAdam", "Adadelta", "Lion"])
+def test_same_bits_on_every_isa_level(name):
+    """Compiled without FMA contraction: every ISA level does the same IEEE operations."""
+    from nnkernels import _core
+
+    from .conftest import ISA_LEVELS
+
+    rng = np.random.default_rng(9)
+    base = [rng.standard_normal(n).astype(np.float32) for n in (1003, 17)]
+    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in base]
+    opts = {"centered": True, "momentum": 0.5} if name == "RMSprop" else {}
+    previous, results = _core.isa(), []
+    try:
+        for level in ISA_LEVELS:
+            _core.select_isa(level)
+            params = [p.copy() for p in base]
+            opt = getattr(optim, name)(params, lr=0.01, weight_decay=0.01, **opts)
+            for _ in range(5):
+                opt.step(grads)
+            results.append(params)
+    finally:
+        _core.select_isa(previous)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

@@ -65,8 +65,8 @@ Slots<T> slots_of(const OptimTensor& t) {
 
 // One piece of one array: the shared gradient transform and decay (Common), the optimizer's own
 // rule (U), the L1 proximal step. The structs are built once per call (their constructors take
-// powers and square roots) and passed by value, so their constants are locals the compiler can
-// keep in registers (through a reference they might alias the arrays, and the loop goes scalar).
+// powers and square roots) and passed by value: their constants are locals kept in registers.
+// Compiled without FMA contraction (CMakeLists.txt): peel, vector body and remainder round alike.
 template <class T, class U>
 void update_piece(const Common<T> c, const U u, const OptimTensor& t, index_t b, index_t e) {
   T* p = static_cast<T*>(t.param);
@@ -136,8 +136,11 @@ void step(Optim op, const OptimHyper& h, const OptimTensor* t, index_t count) {
 #undef NNK_RUN
 }
 
+// noinline: parallel_for runs its body inline when serial and outlined when parallel; one
+// compiled copy keeps one summation order within a piece for any thread count.
 template <class T>
-GradStats stats_piece(const T* g, index_t b, index_t e, double clip_value) {
+__attribute__((noinline)) GradStats stats_piece(const T* g, index_t b, index_t e,
+                                                double clip_value) {
   const T clip = T(clip_value);
   double sumsq = 0, bad = 0;
 #pragma omp simd reduction(+ : sumsq, bad)
