@@ -12,6 +12,7 @@ namespace py = pybind11;
 namespace nnk {
 void bind_activations(py::module_& m);
 void bind_losses(py::module_& m);
+void bind_optim(py::module_& m);
 }  // namespace nnk
 
 PYBIND11_MODULE(_core, m) {
@@ -37,4 +38,5 @@ PYBIND11_MODULE(_core, m) {
   m.attr("OPENMP") = _OPENMP;
   nnk::bind_activations(m);
   nnk::bind_losses(m);
+  nnk::bind_optim(m);
 }

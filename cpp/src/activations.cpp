@@ -203,7 +203,11 @@ TypedTable<T> make_typed_table() {
 }
 
 }  // namespace
+
+// The other families' parts of this level's table, compiled with the same flags.
 void fill_losses(KernelTable& k);  // losses.cpp
+OptimTable optim_table();          // optimizers.cpp
+
 namespace {
 
 #define NNK_STR2(x) #x
@@ -214,6 +218,7 @@ KernelTable make_table() {
   k.isa = NNK_STR(NNK_ISA);
   k.f32 = make_typed_table<float>();
   k.f64 = make_typed_table<double>();
+  k.optim = optim_table();
 #define NNK_INFO(name, Type)                                               \
   k.info[int(Act::name)] = {#name, Type<float>::kUlp, Type<float>::kFloor, \
                             HasGradFromOutput<Type<float>>::value};

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 namespace nnk {
 
@@ -157,6 +158,48 @@ struct ActInfo {
   bool from_output;   // f' is a function of y = f(x)
 };
 
+// ---- optimizers (optimizers.hpp, cpp/src/optimizers.cpp): one call updates a list of arrays ----
+enum class Optim : int { sgd, adagrad, rmsprop, adam, adamax, adadelta, nadam, radam, lion };
+
+// One step's hyperparameters, shared by every array of the call. Each optimizer reads its own.
+struct OptimHyper {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0;  // beta2 is also RMSprop's alpha, Adadelta's rho
+  double momentum = 0, dampening = 0, lr_decay = 0;
+  double weight_decay = 0;  // coupled (L2): g += weight_decay * p
+  double decay = 1;         // decoupled: p *= decay (= 1 - lr * wd) before the update
+  double l1 = 0;            // proximal L1 threshold of this step (lr * l1)
+  double grad_scale = 1;    // -1 to maximize, times the global-norm clipping factor
+  double clip_value = std::numeric_limits<double>::infinity();
+  double step = 1;                                                  // 1-based index of this update
+  double mu = 0, mu_next = 0, mu_product = 1, mu_product_next = 1;  // NAdam
+  bool nesterov = false, centered = false, amsgrad = false;
+};
+
+// One parameter array with its gradient and state slots (the optimizer's; unused ones null).
+struct OptimTensor {
+  void* param;
+  const void* grad;
+  void* slot[3];
+  index_t n;
+  bool f64;
+};
+
+struct GradStats {
+  double sumsq = 0;      // sum of squares of the (value-clipped) gradients
+  double nonfinite = 0;  // count of inf/NaN gradient elements
+  GradStats& operator+=(const GradStats& o) {
+    sumsq += o.sumsq;
+    nonfinite += o.nonfinite;
+    return *this;
+  }
+};
+
+struct OptimTable {
+  void (*step)(Optim op, const OptimHyper& h, const OptimTensor* t, index_t count);
+  // Deterministic over all arrays: the same bits for any thread count.
+  GradStats (*grad_stats)(const OptimTensor* t, index_t count, double clip_value);
+};
+
 struct KernelTable {
   const char* isa;
   ActInfo info[kActCount];
@@ -164,6 +207,7 @@ struct KernelTable {
   TypedTable<double> f64;
   LossTable<float> loss_f32;
   LossTable<double> loss_f64;
+  OptimTable optim;
   template <class T>
   const TypedTable<T>& typed() const;
 };
