@@ -121,29 +121,32 @@ void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelSh
 // ---- softmax / log_softmax along the middle axis of (outer, n, inner) ----
 // Sums accumulate in double (also for float): rows of 50k classes stay within a few ulp.
 
-template <class T>
-NNK_INLINE T max_keep_nan(T m, T v) {
-  return (v > m || v != v) ? v : m;
-}
-
-// Calls row(o, i) for every (outer, inner) pair; rows are independent, so threads split them.
+// Calls row(o, i, stride) for every (outer, inner) pair; rows are independent, so threads split
+// them. The common case, reducing along the last axis (inner == 1), passes the stride as a
+// compile-time 1 so the row loops vectorize as contiguous ones.
 template <class Row>
 void for_each_row(ChannelShape s, index_t cost_per_row, Row&& row) {
   const index_t grain =
       std::max<index_t>(1, kGrainTranscendental / std::max<index_t>(1, cost_per_row));
   parallel_for(s.outer * s.inner, grain, [&](index_t b, index_t e) {
-    for (index_t r = b; r < e; ++r) row(r / s.inner, r % s.inner);
+    if (s.inner == 1) {
+      for (index_t r = b; r < e; ++r) row(r, 0, std::integral_constant<index_t, 1>{});
+    } else {
+      for (index_t r = b; r < e; ++r) row(r / s.inner, r % s.inner, s.inner);
+    }
   });
 }
 
+// A NaN anywhere in a row reaches every output through the sum, so the max may skip it.
 template <bool Log, class T>
 void softmax_kernel(const T* x, T* y, ChannelShape s) {
-  const index_t n = s.channels, st = s.inner;
-  for_each_row(s, n, [&](index_t o, index_t i) {
-    const T* xr = x + o * n * st + i;
-    T* yr = y + o * n * st + i;
+  const index_t n = s.channels;
+  for_each_row(s, n, [&](index_t o, index_t i, auto st) {
+    const T* xr = x + o * n * s.inner + i;
+    T* yr = y + o * n * s.inner + i;
     T m = -std::numeric_limits<T>::infinity();
-    for (index_t k = 0; k < n; ++k) m = max_keep_nan(m, xr[k * st]);
+#pragma omp simd reduction(max : m)
+    for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
     double sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (index_t k = 0; k < n; ++k) {
@@ -166,9 +169,9 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
 // softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - e^y sum(dy).
 template <bool Log, class T>
 void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
-  const index_t n = s.channels, st = s.inner;
-  for_each_row(s, n, [&](index_t o, index_t i) {
-    const index_t base = o * n * st + i;
+  const index_t n = s.channels;
+  for_each_row(s, n, [&](index_t o, index_t i, auto st) {
+    const index_t base = o * n * s.inner + i;
     double dot = 0;
 #pragma omp simd reduction(+ : dot)
     for (index_t k = 0; k < n; ++k)

@@ -74,11 +74,16 @@ def _celu(alpha):
     a = _number("alpha", alpha)
     if a == 0 or a != a:
         raise ValueError(f"celu: alpha must be nonzero, got {a}")
-    return "celu", a, 0.0, 0.0
+    return ("elu" if a == 1 else "celu"), a, 0.0, 0.0  # celu(alpha=1) is elu(alpha=1)
 
 
 def _one(kernel: str, pname: str):
     return lambda value: (kernel, _number(pname, value), 0.0, 0.0)
+
+
+def _swish(beta):
+    b = _number("beta", beta)
+    return ("silu" if b == 1 else "swish"), b, 0.0, 0.0  # beta = 1 needs no rounding carried
 
 
 def _gelu(approximate):
@@ -177,7 +182,7 @@ SPECS: tuple[Spec, ...] = (
         "swish",
         "x sigmoid(beta x)",
         params=(("beta", 1.0),),
-        prepare=_one("swish", "beta"),
+        prepare=_swish,
         output_form=_not_from_output("swish is not monotone"),
         derivative="s + beta x s (1 - s), s = sigmoid(beta x)",
     ),
