@@ -20,10 +20,12 @@ py::array strict(const Call& call, py::handle obj, const char* arg, DType& dt, b
     call.type_error(std::string(arg) + " must be a numpy.ndarray, got " +
                     py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
   auto a = py::reinterpret_borrow<py::array>(obj);
-  const bool f32 = a.dtype().is(py::dtype::of<float>()),
-             f64 = a.dtype().is(py::dtype::of<double>());
+  // By value, not identity: unpickled or memory-mapped arrays carry their own dtype objects.
+  const py::dtype d = a.dtype();
+  const bool native_float = d.kind() == 'f' && d.attr("isnative").cast<bool>();
+  const bool f32 = native_float && d.itemsize() == 4, f64 = native_float && d.itemsize() == 8;
   if (!f32 && !f64)
-    call.type_error(std::string(arg) + " has dtype " + py::str(a.dtype()).cast<std::string>() +
+    call.type_error(std::string(arg) + " has dtype " + py::str(d).cast<std::string>() +
                     "; expected float32 or float64");
   const DType mine = f32 ? DType::f32 : DType::f64;
   if (dtype_known && mine != dt)

@@ -124,7 +124,7 @@ def table() -> str:
     return "\n".join(rows)
 
 
-def demo(epochs: int = 30, seed: int = 0) -> int:
+def demo(epochs: int = 20, seed: int = 0) -> int:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -153,28 +153,39 @@ def demo(epochs: int = 30, seed: int = 0) -> int:
             rng=seed,
         )
 
-    results = {}
-    for backend in ("nnkernels", "numpy"):
-        print(f"== {backend} backend: 64 -> 256 relu -> 128 relu -> 10, adam, batch 32")
-        m = model(backend)
-        history = m.fit(
-            X[train],
-            y[train],
-            epochs=epochs,
-            batch_size=32,
-            verbose=2 if backend == "nnkernels" else 0,
-            validation_data=(X[test], y[test]),
+    models = {b: model(b) for b in ("nnkernels", "numpy")}
+    times: dict[str, list[float]] = {b: [] for b in models}
+    print("64 -> 256 relu -> 128 relu -> 10, softmax cross-entropy, adam, batch 32; the same")
+    print("model and seed with both backends, epochs interleaved so both see the same machine load")
+    print(f"{'epoch':>5}{'loss':>10}{'val acc':>9}{'nnkernels ms':>14}{'numpy ms':>10}")
+    for epoch in range(epochs):
+        for backend, m in models.items():
+            h = m.fit(
+                X[train],
+                y[train],
+                epochs=1,
+                batch_size=32,
+                verbose=0,
+                validation_data=(X[test], y[test]),
+            )
+            times[backend].append(h["epoch_time"][-1])
+        h = models["nnkernels"].history
+        print(
+            f"{epoch + 1:>5}{h['loss'][-1]:>10.4f}{h['val_accuracy'][-1]:>9.4f}"
+            f"{times['nnkernels'][-1] * 1e3:>14.1f}{times['numpy'][-1] * 1e3:>10.1f}"
         )
-        accuracy = float(np.mean(m.predict(X[test]) == y[test]))
-        per_epoch = float(np.median(history["epoch_time"]))
-        results[backend] = (accuracy, per_epoch)
-        print(f"test accuracy {accuracy:.4f}, median time per epoch {per_epoch * 1e3:.1f} ms\n")
-    (acc, t_nk), (acc_np, t_np) = results["nnkernels"], results["numpy"]
-    print(f"{'backend':<12}{'test accuracy':>15}{'ms / epoch':>12}")
-    print(f"{'nnkernels':<12}{acc:>15.4f}{t_nk * 1e3:>12.1f}")
-    print(f"{'numpy':<12}{acc_np:>15.4f}{t_np * 1e3:>12.1f}")
-    print(f"\nnnkernels is {t_np / t_nk:.2f}x the speed of the NumPy reference kernels per epoch")
-    return 0 if acc >= 0.97 else 1
+    print(f"\n{'backend':<12}{'test accuracy':>15}{'median ms / epoch':>19}")
+    accuracy = {}
+    for backend, m in models.items():
+        accuracy[backend] = float(np.mean(m.predict(X[test]) == y[test]))
+        median = float(np.median(times[backend])) * 1e3
+        print(f"{backend:<12}{accuracy[backend]:>15.4f}{median:>19.1f}")
+    ratio = float(np.median(np.array(times["numpy"]) / np.array(times["nnkernels"])))
+    print(
+        f"\nper epoch, nnkernels is {ratio:.2f}x as fast as the NumPy reference kernels "
+        "(median of the per-epoch ratios)"
+    )
+    return 0 if accuracy["nnkernels"] >= 0.97 else 1
 
 
 def main(argv=None) -> int:

@@ -74,6 +74,14 @@ class Layer:
     def penalty(self) -> float:
         return 0.0
 
+    # Pickling keeps parameters and settings, not the per-batch buffers and saved activations.
+    _TRANSIENT = ("_x", "_saved", "_y", "_slopes", "_seed", "_active")
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+        state["_buffers"] = {}
+        return state
+
     def config(self) -> dict:
         return {}
 

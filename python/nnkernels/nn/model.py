@@ -218,7 +218,7 @@ class Sequential:
         self.lr = float(lr)
         self.optimizer_options = dict(optimizer_options or {})
         self.l1, self.l2 = float(l1), float(l2)
-        self.dtype = np.dtype(dtype)
+        self.dtype = np.dtype(np.dtype(dtype).type)  # the canonical dtype object
         self.backend = make_backend(backend)
         if self.optimizer_name not in (
             "sgd",
@@ -285,6 +285,29 @@ class Sequential:
                 raise ValueError(f"weight {i} has shape {np.shape(w)}; expected {p.shape}")
         for w, p in zip(weights, params):
             p[...] = w
+
+    def __setstate__(self, state):
+        """Unpickled arrays may be read-only (joblib memory maps): take writeable copies, shared
+        between the layers and the optimizer as before."""
+        self.__dict__.update(state)
+        copies: dict[int, np.ndarray] = {}
+
+        def own(a):
+            if isinstance(a, list):
+                return [own(x) for x in a]
+            if isinstance(a, dict):
+                return {k: own(v) for k, v in a.items()}
+            if isinstance(a, np.ndarray):
+                return copies.setdefault(id(a), np.array(a))
+            return a
+
+        for layer in self.layers:
+            layer.params, layer.grads = own(layer.params), own(layer.grads)
+        opt = self.__dict__.get("optimizer")
+        if opt is not None:
+            for name, value in vars(opt).items():
+                if isinstance(value, (list, dict)):
+                    object.__setattr__(opt, name, own(value))
 
     # ---- targets ----
 
