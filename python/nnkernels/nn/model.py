@@ -149,7 +149,11 @@ def _check_X(X, dtype, n_features=None) -> np.ndarray:
         raise ValueError(
             f"X has {X.shape[1]} features, but the model was fitted with {n_features} features"
         )
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
+    # A NaN or inf makes the float64 sum non-finite; finite values overflow it only near
+    # float64's range, where the exact (slower, allocating) check decides.
+    if X.dtype.kind == "f" and not (
+        np.isfinite(np.sum(X, dtype=np.float64)) or np.isfinite(X).all()
+    ):
         row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
         raise ValueError(f"X contains NaN or infinity (first at row {row})")
     return np.ascontiguousarray(X, dtype=dtype)
@@ -240,6 +244,7 @@ class Sequential:
         ):
             raise ValueError(f"unknown optimizer {optimizer!r}")
         self.blas_threads = blas_threads
+        self._batch_buffers: dict = {}
         self.rng = np.random.default_rng(rng)
         self.built = False
         self.history: dict[str, list[float]] = {}
@@ -292,6 +297,9 @@ class Sequential:
                 raise ValueError(f"weight {i} has shape {np.shape(w)}; expected {p.shape}")
         for w, p in zip(weights, params):
             p[...] = w
+
+    def __getstate__(self):
+        return {**self.__dict__, "_batch_buffers": {}}
 
     def __setstate__(self, state):
         """Unpickled arrays may be read-only (joblib memory maps): take writeable copies, shared
@@ -444,14 +452,13 @@ class Sequential:
             )
 
     def _take(self, name: str, a: np.ndarray, idx) -> np.ndarray:
-        """a[idx] into a reused buffer."""
+        """a[idx] into a reused buffer (one per name, shape and dtype)."""
         if isinstance(idx, slice):
             return a[idx]
-        buf = (
-            self.layers[0].buffer(name, (len(idx),) + a.shape[1:])
-            if a.dtype == self.dtype
-            else np.empty((len(idx),) + a.shape[1:], a.dtype)
-        )
+        key = (name, (len(idx),) + a.shape[1:], a.dtype)
+        buf = self._batch_buffers.get(key)
+        if buf is None:
+            buf = self._batch_buffers[key] = np.empty(key[1], a.dtype)
         return np.take(a, idx, axis=0, out=buf)
 
     # ---- public API ----
