@@ -132,7 +132,7 @@ def one_thread(peer):
     return run, accuracy
 
 
-def bench(name, data, hidden, batch, repeats, peers):
+def bench(name, data, hidden, batch, repeats, peers, default_threads=True):
     X, y, Xt, yt = data
     makers = {"nnkernels": nnkernels_peer, "numpy": lambda *a: nnkernels_peer(*a, "numpy")}
     if sk_nn is not None:
@@ -144,10 +144,13 @@ def bench(name, data, hidden, batch, repeats, peers):
     for k in ("sklearn", "torch"):
         if k in built and harness.optional("threadpoolctl") is not None:
             built[f"{k}[1 thread]"] = one_thread(makers[k](X, y, hidden, batch))
+            if not default_threads:
+                del built[k]
     print(
         f"{name}: {X.shape[0]} x {X.shape[1]} -> {hidden} -> 10, batch {batch}; {', '.join(built)}",
         flush=True,
     )
+    print("  (calibration and warm-up: two epochs per peer, then the timed ones)", flush=True)
     ticks = harness._cpu_ticks()
     timings = harness.measure(
         {k: epoch for k, (epoch, _) in built.items()}, repeats=repeats, min_time=0.0, budget=1e9
@@ -188,7 +191,11 @@ def markdown(rows, env) -> str:
         "",
         "Same architecture (relu hidden layer, softmax cross-entropy), Adam lr 1e-3, float32, "
         "shuffled mini-batches. Median of the interleaved epochs; x = peer time / nnkernels time "
-        "(> 1: nnkernels faster); accuracy on held-out data after all timed epochs.",
+        "(> 1: nnkernels faster); accuracy on held-out data after all timed epochs. "
+        "`[1 thread]`: the peer with one BLAS / PyTorch thread (nnkernels.nn picks one thread "
+        "itself for work this small). The MNIST-shaped row runs those only, unless "
+        "`--all-variants`: with their default two threads on this busy 2-core machine, a probe "
+        "took 57 s (PyTorch) and 22-28 s (scikit-learn) per epoch.",
         "",
     ]
     table = []
@@ -221,7 +228,14 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true", help="digits only, 3 epochs per peer")
-    ap.add_argument("--repeats", type=int, default=5, help="timed epochs per peer")
+    ap.add_argument("--repeats", type=int, default=5, help="timed epochs per peer (digits)")
+    ap.add_argument("--mnist-repeats", type=int, default=3, help="timed epochs per peer")
+    ap.add_argument(
+        "--all-variants",
+        action="store_true",
+        help="MNIST-shaped row also with scikit-learn's and PyTorch's default threads (on a "
+        "busy 2-core machine 10-25x slower than their one-thread runs: minutes per epoch)",
+    )
     ap.add_argument("--peers", default="numpy,sklearn,torch")
     ap.add_argument("--out", default="mlp")
     ap.add_argument("--no-write", action="store_true")
@@ -244,7 +258,15 @@ def main(argv=None) -> int:
         )
     if not args.quick:
         rows.append(
-            bench("mnist-shaped", split(*mnist_like(), 10000), 256, 128, args.repeats, peers)
+            bench(
+                "mnist-shaped",
+                split(*mnist_like(), 10000),
+                256,
+                128,
+                args.mnist_repeats,
+                peers,
+                default_threads=args.all_variants,
+            )
         )
     env = harness.environment([nk.get_num_threads()])
     if not args.no_write and rows:

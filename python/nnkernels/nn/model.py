@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from .._config import threads as nk_threads
 from .backend import backend as make_backend
 from .layers import LAYERS, Dense, Layer, LogSoftmax, Softmax
 
@@ -186,10 +187,11 @@ class Sequential:
     dtype : float32 (default) or float64
     backend : {'nnkernels', 'numpy'}
         The fused C++ kernels, or plain NumPy expressions (for comparison).
-    blas_threads : int, optional
-        BLAS threads for the matrix products during fit and predict (needs threadpoolctl). By
-        default one thread when the largest product per batch is small (below 4M
-        multiply-adds), where extra BLAS threads cost more than they save; 0 leaves BLAS alone.
+    threads : int, optional
+        Threads for fit and predict: nnkernels' and BLAS's (the latter through threadpoolctl,
+        when installed). By default one thread while the largest product per batch is below
+        2^26 multiply-adds (where a parallel region's barrier costs more than it saves on a
+        busy machine), the library defaults above; 0 always leaves the defaults.
     rng : int or numpy.random.Generator, optional
         All randomness (initialisation, shuffling, dropout masks) comes from it: the same seed
         gives the same weights and the same history bit for bit (with one thread).
@@ -207,7 +209,7 @@ class Sequential:
         l2=0.0,
         dtype=np.float32,
         backend="nnkernels",
-        blas_threads=None,
+        threads=None,
         rng=None,
     ):
         layers = list(layers)
@@ -243,7 +245,11 @@ class Sequential:
             "lion",
         ):
             raise ValueError(f"unknown optimizer {optimizer!r}")
-        self.blas_threads = blas_threads
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
+        ):
+            raise ValueError(f"threads must be a non-negative integer or None, got {threads!r}")
+        self.threads = threads
         self._batch_buffers: dict = {}
         self.rng = np.random.default_rng(rng)
         self.built = False
@@ -419,29 +425,34 @@ class Sequential:
         self._backward(grad)
         return loss + self._penalty(), [g.copy() for g in self.grads]
 
-    # Matrix products smaller than this (multiply-adds per batch, largest layer) run on one BLAS
-    # thread: waking BLAS workers costs more than they save there, and on a loaded machine a
-    # descheduled worker stalls every product (measured: digits with batch 32 trains 10x faster
-    # on one BLAS thread on a busy 2-core machine).
-    SMALL_MATMUL = 4_000_000
+    # Below this many multiply-adds in the largest product per batch, training runs on one
+    # thread (BLAS and nnkernels): each product and kernel call is then a few milliseconds or
+    # less, and every parallel region ends in a barrier that waits for all its threads. On a
+    # shared 2-core machine a descheduled worker stalls each barrier for a time slice: measured,
+    # MNIST-shaped training (128 x 784 x 256 per batch) took 45 s per epoch with 2 threads and
+    # 1.7 s with one, and PyTorch likewise 57 s and 2.5-4 s.
+    SMALL_WORK = 1 << 26
 
-    def _blas_threads(self, batch_size: int):
-        """One BLAS thread for small products when threadpoolctl is installed (``blas_threads``
-        overrides: an int, or 0 to leave BLAS alone)."""
-        limit = self.blas_threads
+    def _thread_limit(self, batch_size: int):
+        """The context fit and predict run in: ``threads`` threads, or by default one thread
+        for small per-batch work (BLAS through threadpoolctl when it is installed)."""
+        limit = self.threads
         if limit is None:
             widths = [self.n_features_in_] + [
                 la.units for la in self.layers if isinstance(la, Dense)
             ]
             biggest = max(a * b for a, b in zip(widths, widths[1:])) if len(widths) > 1 else 0
-            limit = 1 if batch_size * biggest < self.SMALL_MATMUL else 0
+            limit = 1 if batch_size * biggest < self.SMALL_WORK else 0
         if not limit:
             return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(nk_threads(limit))
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            return contextlib.nullcontext()
-        return threadpool_limits(limits=limit, user_api="blas")
+            return stack
+        stack.enter_context(threadpool_limits(limits=limit, user_api="blas"))
+        return stack
 
     def _batches(self, n: int, batch_size: int, order=None):
         for start in range(0, n, batch_size):
@@ -556,7 +567,7 @@ class Sequential:
             cb.on_train_begin(self)
         progress = _Progress(int(epochs), int(verbose))
         start_epoch = len(self.history.get("loss", []))
-        with self._blas_threads(batch_size):
+        with self._thread_limit(batch_size):
             self._fit_epochs(
                 X, y_enc, val, int(epochs), batch_size, shuffle, callbacks, progress, start_epoch
             )
@@ -611,7 +622,7 @@ class Sequential:
         return int(np.count_nonzero((out > 0) == (y_enc > 0.5)))
 
     def _outputs(self, X, batch_size=1024) -> np.ndarray:
-        with self._blas_threads(min(batch_size, len(X))):
+        with self._thread_limit(min(batch_size, len(X))):
             outs = [self._forward(X[s], False).copy() for s in self._batches(len(X), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, self.out_width), self.dtype)
 
