@@ -92,28 +92,31 @@ void bias_act_backward_kernel(const T* dy, const T* saved, T* dz, T* dbias, inde
 // x * 0 + dropped, as PyTorch's mask multiply.
 template <class T>
 void dropout_kernel(const T* x, T* y, const DropoutArgs& a) {
+  // Copies captured by value: loop-invariant in registers, so the loops vectorize.
   const T scale = T(a.scale), shift = T(a.shift), dropped = T(a.dropped);
-  if (a.group == 1) {
-    parallel_for(a.n, kGrainTranscendental, [&](index_t b, index_t e) {
+  const std::uint64_t seed = a.seed, threshold = a.threshold;
+  const index_t n = a.n, group = a.group;
+  if (group == 1) {
+    parallel_for(n, kGrainTranscendental, [=](index_t b, index_t e) {
 #pragma omp simd
       for (index_t i = b; i < e; ++i) {
-        const bool keep = kept(a, std::uint64_t(i));
+        const bool keep = kept(seed, threshold, std::uint64_t(i));
         y[i] = x[i] * (keep ? scale : T(0)) + (keep ? shift : dropped);
       }
     });
     return;
   }
-  const index_t groups = a.group > 0 ? (a.n + a.group - 1) / a.group : 0;
-  const index_t grain = std::max<index_t>(1, kGrainMemoryBound / a.group);
-  parallel_for(groups, grain, [&](index_t g0, index_t g1) {
-    for (index_t g = g0; g < g1; ++g) {
-      const bool keep = kept(a, std::uint64_t(g));
-      const T m = keep ? scale : T(0), c = keep ? shift : dropped;
-      const index_t b = g * a.group, e = std::min(a.n, b + a.group);
+  const index_t groups = group > 0 ? (n + group - 1) / group : 0;
+  parallel_for(groups, std::max<index_t>(1, kGrainMemoryBound / group),
+               [=](index_t g0, index_t g1) {
+                 for (index_t g = g0; g < g1; ++g) {
+                   const bool keep = kept(seed, threshold, std::uint64_t(g));
+                   const T m = keep ? scale : T(0), c = keep ? shift : dropped;
+                   const index_t b = g * group, e = std::min(n, b + group);
 #pragma omp simd
-      for (index_t i = b; i < e; ++i) y[i] = x[i] * m + c;
-    }
-  });
+                   for (index_t i = b; i < e; ++i) y[i] = x[i] * m + c;
+                 }
+               });
 }
 
 template <class T>

@@ -20,9 +20,10 @@ NNK_INLINE std::uint64_t counter_bits(std::uint64_t seed, std::uint64_t i) {
   return z ^ (z >> 31);
 }
 
-// Kept with probability 1 - p: the top 53 bits, uniform on [0, 2^53), against p 2^53.
-NNK_INLINE bool kept(const DropoutArgs& a, std::uint64_t i) {
-  return (counter_bits(a.seed, i) >> 11) >= a.threshold;
+// Kept with probability 1 - p: the top 53 bits, uniform on [0, 2^53), against p 2^53. Takes
+// values, not the DropoutArgs: loads through a reference inside a loop block vectorization.
+NNK_INLINE bool kept(std::uint64_t seed, std::uint64_t threshold, std::uint64_t i) {
+  return (counter_bits(seed, i) >> 11) >= threshold;
 }
 
 }  // namespace NNK_ISA
