@@ -13,6 +13,7 @@ namespace nnk {
 void bind_activations(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_layers(py::module_& m);
 }  // namespace nnk
 
 PYBIND11_MODULE(_core, m) {
@@ -39,4 +40,5 @@ PYBIND11_MODULE(_core, m) {
   nnk::bind_activations(m);
   nnk::bind_losses(m);
   nnk::bind_optim(m);
+  nnk::bind_layers(m);
 }

@@ -12,11 +12,6 @@ namespace nnk {
 namespace NNK_ISA {
 namespace {
 
-template <class A, class = void>
-struct HasGradFromOutput : std::false_type {};
-template <class A>
-struct HasGradFromOutput<A, std::void_t<decltype(&A::grad_from_output)>> : std::true_type {};
-
 // Runs body(act, i) for every i in [0, n), vectorized. Each chunk constructs its own copy of the
 // activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
 // In place is allowed (input == out): element i is read before it is written.
@@ -209,6 +204,7 @@ TypedTable<T> make_typed_table() {
 
 // The other families' parts of this level's table, compiled with the same flags.
 void fill_losses(KernelTable& k);  // losses.cpp
+void fill_layers(KernelTable& k);  // layers.cpp
 OptimTable optim_table();          // optimizers.cpp
 
 namespace {
@@ -228,6 +224,7 @@ KernelTable make_table() {
   NNK_ELEMENTWISE_ACTIVATIONS(NNK_INFO)
 #undef NNK_INFO
   fill_losses(k);
+  fill_layers(k);
   return k;
 }
 

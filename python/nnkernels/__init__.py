@@ -17,7 +17,7 @@ if _forced_isa:
     except ValueError as e:
         raise ImportError(f"NNKERNELS_ISA={_forced_isa!r}: {e}") from None
 
-from . import activations, losses, optim  # noqa: E402
+from . import activations, losses, nn, optim  # noqa: E402
 from ._config import get_num_threads, isa, set_num_threads, show_config, threads  # noqa: E402
 from .activations import *  # noqa: E402,F403
 from .activations import __all__ as _activation_names  # noqa: E402
@@ -25,6 +25,7 @@ from .activations import __all__ as _activation_names  # noqa: E402
 __version__ = "0.1.0"
 __all__ = [
     "activations",
+    "nn",
     "optim",
     "get_num_threads",
     "isa",

@@ -22,7 +22,12 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["Activation", "available", "get"]  # extended below with every generated function
+__all__ = [
+    "Activation",
+    "available",
+    "get",
+    "kernel_of",
+]  # extended below with every generated function
 
 _OPS: dict[str, dict] = _core.ELEMENTWISE  # kernel name -> {id, ulp, floor, from_output}
 
@@ -638,6 +643,29 @@ def _registry() -> dict[str, Activation]:
 
 
 _REGISTRY = _registry()
+
+
+def kernel_of(name: str, **params) -> tuple[int, tuple[float, float, float], bool]:
+    """The C++ kernel of an elementwise activation with parameters, for fused layer kernels.
+
+    Returns ``(kernel id, (p0, p1, p2), from_output)``: from_output tells whether the backward
+    may use the output y with these parameters. ValueError for an activation that is not
+    elementwise (or unknown), TypeError for an unknown parameter.
+    """
+    spec = _SPEC_BY_NAME.get(name)
+    if spec is None:
+        elementwise = ", ".join(s.name for s in SPECS)
+        raise ValueError(
+            f"{name!r} is not an elementwise activation; fused kernels take one of: {elementwise}"
+        )
+    unknown = set(params) - {p for p, _ in spec.params}
+    if unknown:
+        raise TypeError(f"{name}: unknown parameter(s) {sorted(unknown)}")
+    args = tuple(params.get(p, d) for p, d in spec.params)
+    kernel, p0, p1, p2 = (
+        spec.prepare(*args) if spec.prepare else (spec.kernel or spec.name, 0.0, 0.0, 0.0)
+    )
+    return _OP_IDS[kernel], (p0, p1, p2), _from_output_reason(spec, *args) is None
 
 
 def available() -> list[str]:

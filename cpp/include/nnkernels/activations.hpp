@@ -10,6 +10,7 @@
 // intermediate (x^3, x^2/2, erfc's tail) would cost more than the bound.
 #pragma once
 #include <cmath>
+#include <type_traits>
 
 #include "nnkernels/dispatch.hpp"
 #include "nnkernels/parallel.hpp"
@@ -17,6 +18,12 @@
 
 namespace nnk {
 namespace NNK_ISA {
+
+// Whether an activation struct has the from-output derivative.
+template <class A, class = void>
+struct HasGradFromOutput : std::false_type {};
+template <class A>
+struct HasGradFromOutput<A, std::void_t<decltype(&A::grad_from_output)>> : std::true_type {};
 
 struct Cheap {  // a compare or a multiply per element: memory-bound
   static constexpr index_t kGrain = kGrainMemoryBound;

@@ -200,6 +200,36 @@ struct OptimTable {
   GradStats (*grad_stats)(const OptimTensor* t, index_t count, double clip_value);
 };
 
+// ---- layers (layers.hpp, cpp/src/layers.cpp): the fused kernels of nnkernels.nn ----
+// y = f(z + bias[col]) over a C-contiguous (rows, cols) z; pre (if not null) receives z + bias.
+// pre may be z and y may be z (in place), not both.
+template <class T>
+using BiasActKernel = void (*)(const T* z, const T* bias, T* pre, T* y, index_t rows, index_t cols,
+                               const Params& p);
+// dz = dy * f'(saved) (saved the input z + bias, or the output y) and, if dbias is not null,
+// dbias[col] = sum of dz over the rows (fixed row blocks: the same bits for any thread count).
+// dz may be dy.
+template <class T>
+using BiasActBackward = void (*)(const T* dy, const T* saved, T* dz, T* dbias, index_t rows,
+                                 index_t cols, const Params& p);
+// The dropout family over n elements in groups of `group` consecutive ones (1 for dropout, the
+// spatial size for dropout2d/3d): group g is kept when its counter-based random draw from
+// (seed, g) clears `threshold`; y = x * (kept ? scale : 0) + (kept ? shift : dropped).
+struct DropoutArgs {
+  std::uint64_t seed, threshold;  // keep when (bits >> 11) >= threshold, threshold = p 2^53
+  index_t n, group;
+  double scale, shift, dropped;
+};
+template <class T>
+using DropoutKernel = void (*)(const T* x, T* y, const DropoutArgs& a);
+template <class T>
+struct LayerTable {
+  BiasActKernel<T> bias_act[kActCount];
+  BiasActBackward<T> bias_act_backward_from_input[kActCount];
+  BiasActBackward<T> bias_act_backward_from_output[kActCount];  // null where f' is not of f
+  DropoutKernel<T> dropout;
+};
+
 struct KernelTable {
   const char* isa;
   ActInfo info[kActCount];
@@ -208,6 +238,8 @@ struct KernelTable {
   LossTable<float> loss_f32;
   LossTable<double> loss_f64;
   OptimTable optim;
+  LayerTable<float> layer_f32;
+  LayerTable<double> layer_f64;
   template <class T>
   const TypedTable<T>& typed() const;
 };
