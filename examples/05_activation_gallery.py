@@ -79,7 +79,7 @@ def run(quick: bool = False, out_dir=None) -> dict:
     publish(
         NAME,
         f"Activation gallery: {len(results)} activations, derivatives vs finite differences",
-        ["activation", "f'(x)", "f(-1.5)", "f(1.5)", "f'(-1.5)", "f'(1.5)", "max |f' - FD|"],
+        ["activation", "f'(x)", "f(-1.5)", "f(1.5)", "f'(-1.5)", "f'(1.5)", "max err vs FD"],
         rows,
         notes=f"float64 on {len(x)} points over [-6, 6]; FD: central differences with step "
         f"{STEP:g}, error relative to max(1, |f'|). PReLU slope 0.25; RReLU in evaluation mode.",
