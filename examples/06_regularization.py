@@ -59,11 +59,12 @@ def train(label, data, epochs, seed=0) -> dict:
         validation_data=(X_val, y_val),
         callbacks=[stopper] if early else [],
     )
+    stopped = stopper.stopped_epoch if early else None  # 0-based; None: ran every epoch
     final = measure(model)  # after restoring the best weights, for early stopping
     return {
         "curves": curves,
         "epochs_run": len(curves["loss"]) - 1,
-        "stopped_epoch": stopper.stopped_epoch + 1 if early and stopper.stopped_epoch else None,
+        "stopped_epoch": None if stopped is None else stopped + 1,
         **final,
         # The penalty is in both losses (evaluate adds it), so it cancels in the gap.
         "loss_gap": final["val_loss"] - final["loss"],
