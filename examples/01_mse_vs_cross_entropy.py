@@ -11,7 +11,16 @@ of the gap is the gradient's size and how much its direction.
 from __future__ import annotations
 
 import numpy as np
-from _common import accuracy, digits, epochs_to, fit_recorded, main, one_blas_thread, publish
+from _common import (
+    accuracy,
+    digits,
+    epochs_to,
+    fit_recorded,
+    line_panels,
+    main,
+    one_blas_thread,
+    publish,
+)
 
 from nnkernels import nn
 
@@ -63,15 +72,12 @@ def run(quick: bool = False, out_dir=None) -> dict:
     ]
 
     def plot(plt):
-        fig, axes = plt.subplots(1, len(OPTIMIZERS), figsize=(9, 3.4), sharey=True)
-        for ax, o in zip(axes, OPTIMIZERS):
-            for v in VARIANTS:
-                ax.plot(curves[v, o], marker="o", label=v)
-            ax.axhline(TARGET, color="grey", lw=0.8, ls=":")
-            ax.set(title=f"{o}, lr {OPTIMIZERS[o]:g}", xlabel="epoch", ylim=(0, 1))
-        axes[0].set_ylabel("validation accuracy")
-        axes[0].legend(fontsize=8)
-        return fig
+        panels = {
+            f"{o}, lr {OPTIMIZERS[o]:g}": {v: curves[v, o] for v in VARIANTS} for o in OPTIMIZERS
+        }
+        return line_panels(
+            plt, panels, ylabel="validation accuracy", ylim=(0, 1), hline=TARGET, marker="o"
+        )
 
     publish(
         NAME,

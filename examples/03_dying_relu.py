@@ -12,7 +12,7 @@ start. Same network, seed and batches for each activation.
 from __future__ import annotations
 
 import numpy as np
-from _common import digits, fit_recorded, main, one_blas_thread, publish
+from _common import digits, fit_recorded, line_panels, main, one_blas_thread, publish
 
 from nnkernels import nn
 
@@ -67,14 +67,11 @@ def run(quick: bool = False, out_dir=None) -> dict:
     ]
 
     def plot(plt):
-        fig, axes = plt.subplots(1, len(LEARNING_RATES), figsize=(9, 3.4), sharey=True)
-        for ax, lr in zip(axes, LEARNING_RATES):
-            for a in ACTIVATIONS:
-                ax.plot(100 * np.array(curves[a, lr]["dead"]), marker="o", label=a)
-            ax.set(title=f"Adam, lr {lr:g}", xlabel="epoch")
-        axes[0].set_ylabel("dead hidden units (%)")
-        axes[0].legend()
-        return fig
+        panels = {
+            f"Adam, lr {lr:g}": {a: 100 * np.array(curves[a, lr]["dead"]) for a in ACTIVATIONS}
+            for lr in LEARNING_RATES
+        }
+        return line_panels(plt, panels, ylabel="dead hidden units (%)", marker="o")
 
     publish(
         NAME,

@@ -12,7 +12,7 @@ mode after each epoch (no dropout), so train and validation are comparable.
 
 from __future__ import annotations
 
-from _common import digits, fit_recorded, main, one_blas_thread, publish
+from _common import digits, fit_recorded, line_panels, main, one_blas_thread, publish
 
 from nnkernels import nn
 
@@ -93,14 +93,11 @@ def run(quick: bool = False, out_dir=None) -> dict:
     ]
 
     def plot(plt):
-        fig, axes = plt.subplots(1, len(VARIANTS), figsize=(12, 3.2), sharey=True)
-        for ax, (label, r) in zip(axes, results.items()):
-            ax.semilogy(r["curves"]["loss"], label="train")
-            ax.semilogy(r["curves"]["val_loss"], label="validation")
-            ax.set(title=label, xlabel="epoch", xlim=(0, epochs))
-        axes[0].set_ylabel("cross-entropy (+ penalty)")
-        axes[0].legend()
-        return fig
+        panels = {
+            label: {"train": r["curves"]["loss"], "validation": r["curves"]["val_loss"]}
+            for label, r in results.items()
+        }
+        return line_panels(plt, panels, ylabel="cross-entropy (+ penalty)", logy=True)
 
     publish(
         NAME,

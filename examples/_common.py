@@ -134,6 +134,25 @@ def pyplot():
     return plt
 
 
+def line_panels(plt, panels: dict, *, ylabel: str, logy=False, ylim=None, hline=None, marker=None):
+    """A row of panels sharing both axes, ``{title: {label: values per epoch}}``: one line per
+    label, the legend in the first panel; ``hline`` marks a target level."""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3 * len(panels) + 1, 3.4), sharex=True, sharey=True, squeeze=False
+    )
+    for ax, (title, lines) in zip(axes[0], panels.items()):
+        for label, values in lines.items():
+            (ax.semilogy if logy else ax.plot)(values, marker=marker, label=label)
+        if hline is not None:
+            ax.axhline(hline, color="grey", lw=0.8, ls=":")
+        ax.set(title=title, xlabel="epoch")
+        if ylim is not None:  # set_ylim(None) would switch autoscaling off
+            ax.set_ylim(ylim)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=8)
+    return fig
+
+
 def publish(name, title, headers, rows, *, notes="", plot=None, out_dir=None) -> str:
     """Print the table; with ``out_dir`` write ``name.md`` and, when matplotlib is installed,
     ``plot(plt) -> figure`` as ``name.png``. Returns the markdown."""
