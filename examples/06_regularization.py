@@ -1,9 +1,10 @@
 """Regularization: train and validation curves without regularization, with L2, with dropout and
 with early stopping.
 
-A wide network (two hidden layers of 256 ReLU units) on 300 digits whose training labels are 20%
-wrong (label noise makes overfitting visible on a data set as easy as digits): unregularized, it
-memorizes the wrong labels, its training loss falls towards 0 and the validation loss turns up.
+A wide network (two hidden layers of 256 ReLU units) on 300 digits, 20% of whose training labels
+are replaced by random classes (18% end up wrong; label noise makes overfitting visible on a data
+set as easy as digits): unregularized, it memorizes the wrong labels, its training loss falls
+towards 0 and the validation loss turns up.
 L2 and dropout keep it from memorizing and narrow the train/validation gap; early stopping
 watches the validation loss and stops (restoring the best weights) once it has not improved for
 a few epochs. Same seed, data and batch order for every variant; losses measured in evaluation
@@ -101,7 +102,7 @@ def run(quick: bool = False, out_dir=None) -> dict:
 
     publish(
         NAME,
-        f"Regularization on {len(data[0])} digits with 20% wrong labels (validation "
+        f"Regularization on {len(data[0])} digits, 20% of labels randomized (validation "
         f"{len(data[2])}), "
         f"2 x {WIDTH} ReLU, Adam",
         [
