@@ -26,6 +26,12 @@ struct Transcendental {
   static constexpr index_t kGrain = kGrainTranscendental;
 };
 
+// min(x, 0), NaN kept: the argument of an exp that only the x <= 0 branch uses.
+template <class T>
+NNK_INLINE T negative(T x) {
+  return x > T(0) ? T(0) : x;
+}
+
 // a * b where b == 0 means the limit 0 (x * sigmoid(x) at x = -inf, not inf * 0 = NaN).
 template <class T>
 NNK_INLINE T times_vanishing(T a, T b) {
@@ -160,8 +166,10 @@ struct Elu : Transcendental {
   T alpha;
   double alpha_d;  // y + alpha cancels near saturation: add in double with the exact parameter
   explicit Elu(const Params& p) : alpha(T(p.v[0])), alpha_d(p.v[0]) {}
-  NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1(x); }
-  NNK_INLINE T grad(T x) const { return x > T(0) ? T(1) : alpha * vm::exp(x); }
+  NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1<T, true>(negative(x)); }
+  NNK_INLINE T grad(T x) const {
+    return x > T(0) ? T(1) : alpha * vm::exp_nonpositive(negative(x));
+  }
   NNK_INLINE T grad_from_output(T y) const { return y > T(0) ? T(1) : T(double(y) + alpha_d); }
 };
 
@@ -173,8 +181,12 @@ struct Selu : Transcendental {
   static constexpr double kScaleAlphaD = 1.7580993408473768599402175208123;
   static constexpr T kScaleAlpha = T(kScaleAlphaD);
   explicit Selu(const Params&) {}
-  NNK_INLINE T forward(T x) const { return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1(x); }
-  NNK_INLINE T grad(T x) const { return x > T(0) ? kScale : kScaleAlpha * vm::exp(x); }
+  NNK_INLINE T forward(T x) const {
+    return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1<T, true>(negative(x));
+  }
+  NNK_INLINE T grad(T x) const {
+    return x > T(0) ? kScale : kScaleAlpha * vm::exp_nonpositive(negative(x));
+  }
   NNK_INLINE T grad_from_output(T y) const {  // in double: y + scale alpha cancels
     return y > T(0) ? kScale : T(double(y) + kScaleAlphaD);
   }
@@ -298,7 +310,7 @@ struct SoftplusOf : Transcendental {
   }
   NNK_INLINE T forward(T x) const {
     const Split<T> z = z_of(x);
-    const T e = vm::exp(-std::fabs(z.hi));
+    const T e = vm::exp_nonpositive(-std::fabs(z.hi));
     // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
     T sp = vm::log1p(e) + (z.hi > T(0) ? z.hi : T(0));
     if constexpr (!UnitBeta) sp = T(double(sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
@@ -373,7 +385,7 @@ struct Logsigmoid : Transcendental {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Logsigmoid(const Params&) {}
   NNK_INLINE T forward(T x) const {
-    const T l = vm::log1p(vm::exp(-std::fabs(x)));
+    const T l = vm::log1p(vm::exp_nonpositive(-std::fabs(x)));
     return x >= T(0) ? -l : x - l;
   }
   NNK_INLINE T grad(T x) const { return vm::sigmoid_pair(x).neg; }

@@ -111,7 +111,7 @@ struct LogCosh {
   explicit LogCosh(const Params&) {}
   NNK_INLINE T operator()(T p, T t, T& g) const {
     const T d = p - t, a = std::fabs(d);
-    const T r = vm::expm1(-a), e = T(1) + r;
+    const T r = vm::expm1<T, true>(-a), e = T(1) + r;
     const bool small = a < T(1);
     const T arg = small ? r * r / (T(2) * e) : e * e;
     const T q = r * (T(2) + r);
@@ -184,7 +184,7 @@ struct BceWithLogits {
   explicit BceWithLogits(const Params& p) : pos_weight(T(p.v[0])) {}
   NNK_INLINE T operator()(T x, T t, T& g) const {
     const T lw = T(1) + (pos_weight - T(1)) * t;
-    const T e = vm::exp(-std::fabs(x));
+    const T e = vm::exp_nonpositive(-std::fabs(x));
     const T s = T(1) / (T(1) + e);
     const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
     const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p(e);
@@ -292,7 +292,7 @@ struct CrossEntropy : RowBase<T> {
   double row(index_t r, T* g, double gs) const {
     const T* z = this->pred(r);
     const T m = row_max(z, this->C);
-    return run(r, g, gs, m, [=](index_t k) { return vm::exp(z[k] - m); });
+    return run(r, g, gs, m, [=](index_t k) { return vm::exp_nonpositive(z[k] - m); });
   }
 
   // Short rows (a few classes): exp vectorizes poorly within a row, so the row maxima and
@@ -309,7 +309,7 @@ struct CrossEntropy : RowBase<T> {
     }
     const index_t n = (r1 - r0) * C;
 #pragma omp simd
-    for (index_t i = 0; i < n; ++i) e[i] = vm::exp(e[i]);
+    for (index_t i = 0; i < n; ++i) e[i] = vm::exp_nonpositive(e[i]);
   }
   double row_from(index_t r, T* g, double gs, T m, const T* e) const {
     return run(r, g, gs, m, [=](index_t k) { return e[k]; });

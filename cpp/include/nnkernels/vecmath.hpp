@@ -150,17 +150,33 @@ NNK_INLINE T exp(T x) {
   return scale(red.expm1_r + T(1), red.k);
 }
 
+// e^x for x <= 0 (or NaN), <= 1.5 ulp, the common case (sigmoid, softplus, softmax, ...): one
+// lower clamp, and 2^k as one normal factor 2^(k + off) times the constant 2^-off, which rounds
+// once where the result is subnormal. About 1.5x faster than exp() in a vector loop.
+template <class T, class Poly = ExpPoly<T>>
+NNK_INLINE T exp_nonpositive(T x) {
+  using F = Traits<T>;
+  constexpr int kOff = sizeof(T) == 4 ? 64 : 512;  // k + kOff >= 1 - bias for x >= kExpLo
+  constexpr T kUnscale = sizeof(T) == 4 ? T(0x1p-64) : T(0x1p-512);
+  x = x < F::kExpLo ? F::kExpLo : x;  // keeps NaN
+  const Reduced<T> red = reduce_exp<T, Poly>(x);
+  return (red.expm1_r + T(1)) * pow2<T>(red.k + kOff) * kUnscale;
+}
+
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
 // guarantees x <= 0 (or NaN), which drops the overflow path.
 template <class T, bool NonPositive = false>
 NNK_INLINE T expm1(T x) {
   using Bits = typename Traits<T>::Bits;
   using SBits = std::make_signed_t<Bits>;
-  x = clamp_keep_nan(x, Traits<T>::kExpm1Lo, Traits<T>::kExpHi);
+  constexpr T lo = Traits<T>::kExpm1Lo;
+  x = NonPositive ? (x < lo ? lo : x) : clamp_keep_nan(x, lo, Traits<T>::kExpHi);
   const Reduced<T> red = reduce_exp(x);
   const SBits k = static_cast<SBits>(red.k);
-  // Small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative accuracy near 0.
-  const T p = pow2<T>(static_cast<Bits>(k < -60 ? SBits(-60) : (k > 1 ? SBits(1) : k)));
+  // Small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative accuracy near 0. For x <= 0,
+  // k >= kExpm1Lo / ln 2 - 1 > -70 needs no clamp.
+  const T p = pow2<T>(
+      NonPositive ? red.k : static_cast<Bits>(k < -60 ? SBits(-60) : (k > 1 ? SBits(1) : k)));
   const T small = p * red.expm1_r + (p - T(1));
   if constexpr (NonPositive) return small;
   // Large k: the -1 no longer cancels anything, and scale() reaches the overflow threshold.
@@ -220,7 +236,7 @@ struct SigmoidPair {
 };
 template <class T, class Poly = ExpPoly<T>>
 NNK_INLINE SigmoidPair<T> sigmoid_pair(T x) {
-  const T e = exp<T, Poly>(-std::fabs(x));
+  const T e = exp_nonpositive<T, Poly>(-std::fabs(x));
   const T s = T(1) / (T(1) + e);
   const T se = e * s;
   return x >= T(0) ? SigmoidPair<T>{s, se} : SigmoidPair<T>{se, s};
@@ -233,7 +249,7 @@ NNK_INLINE T sigmoid(T x) {
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), never overflowing.
 template <class T>
 NNK_INLINE T softplus(T x) {
-  const T l = log1p(exp(-std::fabs(x)));
+  const T l = log1p(exp_nonpositive(-std::fabs(x)));
   return x > T(0) ? x + l : keep_nan(x, l);
 }
 
@@ -304,7 +320,8 @@ NNK_INLINE NormalCdfPdf normal_cdf_pdf(float x) {
   // At |x| = 15, exp(-x^2/2) is 0 in float: Phi(-x) and phi(x) vanish exactly beyond.
   const float a = clamp_keep_nan(std::fabs(x), 0.0f, 15.0f);
   const float sq = a * a;
-  const double gauss = double(exp(-0.5f * sq)) * (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
+  const double gauss =
+      double(exp_nonpositive(-0.5f * sq)) * (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
   // t = 1/d: a float division (16 lanes) refined by one Newton step in double (error 2^-46).
   const double d = 1.0 + double(a) * 0.35355339059327376220;
   const double t0 = double(1.0f / float(d));
@@ -318,7 +335,7 @@ template <>
 NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x) {
   const double a = clamp_keep_nan(std::fabs(x), 0.0, 40.0);  // exp(-800) is exactly 0
   const double sq = a * a;
-  const double gauss = exp(-0.5 * sq) * (1.0 - 0.5 * two_prod_err(a, a, sq));
+  const double gauss = exp_nonpositive(-0.5 * sq) * (1.0 - 0.5 * two_prod_err(a, a, sq));
   const double t = 1.0 / (1.0 + a * 0.35355339059327376220);
   const double u = (t - kErfcTailTMin) * (2.0 / (1.0 - kErfcTailTMin)) - 1.0;
   const double lower = 0.5 * t * clenshaw(u, kErfcTailDouble) * gauss;
