@@ -261,10 +261,17 @@ struct SwishOf : Transcendental {
     else
       return scaled(x, beta);
   }
-  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_pair(z_of(x)).pos); }
+  // silu has no rounding error to carry: skip the correction (0 * s is not foldable: s may be inf).
+  NNK_INLINE vm::SigmoidPair<T> sigmoid_of(Split<T> z) const {
+    if constexpr (UnitBeta)
+      return vm::sigmoid_pair(z.hi);
+    else
+      return sigmoid_pair(z);
+  }
+  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_of(z_of(x)).pos); }
   NNK_INLINE T grad(T x) const {
     const Split<T> z = z_of(x);
-    const auto s = sigmoid_pair(z);
+    const auto s = sigmoid_of(z);
     return times_vanishing(T(1) + times_vanishing(z.hi, s.neg), s.pos);
   }
 };
@@ -370,8 +377,11 @@ template <class T>
 struct Hardswish : Cheap {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Hardswish(const Params&) {}
+  // x is first raised to -3 (NaN kept), where the result is 0: no -inf * 0, and no lower clamp.
   NNK_INLINE T forward(T x) const {
-    return times_vanishing(x, vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), T(0), T(1)));
+    const T xc = x < T(-3) ? T(-3) : x;
+    const T h = (xc + T(3)) * T(1.0 / 6);
+    return xc * (h > T(1) ? T(1) : h);
   }
   NNK_INLINE T grad(T x) const {
     const T inside = (T(2) * x + T(3)) * T(1.0 / 6);
