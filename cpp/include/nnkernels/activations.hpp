@@ -319,7 +319,7 @@ struct SoftplusOf : Transcendental {
     const Split<T> z = z_of(x);
     const T e = vm::exp_nonpositive(-std::fabs(z.hi));
     // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
-    T sp = vm::log1p(e) + (z.hi > T(0) ? z.hi : T(0));
+    T sp = vm::log1p<T, true>(e) + (z.hi > T(0) ? z.hi : T(0));
     if constexpr (!UnitBeta) sp = T(double(sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
     return z.hi > threshold ? x : sp;
   }
@@ -395,7 +395,7 @@ struct Logsigmoid : Transcendental {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Logsigmoid(const Params&) {}
   NNK_INLINE T forward(T x) const {
-    const T l = vm::log1p(vm::exp_nonpositive(-std::fabs(x)));
+    const T l = vm::log1p<T, true>(vm::exp_nonpositive(-std::fabs(x)));
     return x >= T(0) ? -l : x - l;
   }
   NNK_INLINE T grad(T x) const { return vm::sigmoid_pair(x).neg; }

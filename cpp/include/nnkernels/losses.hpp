@@ -42,7 +42,7 @@ NNK_INLINE T log(T x) {
                   (sub ? SBits(kSub) : SBits(0));
   const T m = vm::from_bits<T>((b & ((Bits(1) << F::kMantissa) - 1)) + sqrt_half);
   const T kf = static_cast<T>(k);
-  const T r = kf * F::kLn2Hi + (vm::log1p(m - T(1)) + kf * F::kLn2Lo);
+  const T r = kf * F::kLn2Hi + (vm::log1p<T, true>(m - T(1)) + kf * F::kLn2Lo);
   const T inf = std::numeric_limits<T>::infinity();
   const T special = x == inf ? inf : (x == T(0) ? -inf : std::numeric_limits<T>::quiet_NaN());
   return x > T(0) && x < inf ? r : vm::keep_nan(x, special);
@@ -117,7 +117,7 @@ struct LogCosh {
     const T arg = small ? r * r / (T(2) * e) : e * e;
     const T q = r * (T(2) + r);
     g = std::copysign(-q / (T(2) + q), d);
-    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p(arg);
+    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p<T, true>(arg);
   }
 };
 
@@ -188,7 +188,7 @@ struct BceWithLogits {
     const T e = vm::exp_nonpositive(-std::fabs(x));
     const T s = T(1) / (T(1) + e);
     const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
-    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p(e);
+    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p<T, true>(e);
     g = (T(1) - t) - lw * sig_neg;
     return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
   }
