@@ -80,8 +80,8 @@ NNK_INLINE T horner(T x, const T (&c)[N]) {
 }
 
 // Coefficients of (e^r - 1 - r) / r^2 = 1/2! + r/3! + ..., highest first, |r| <= ln2/2.
-// ExpPoly<T> gives T's full accuracy: float by a degree-4 Chebyshev fit (cpp/tools/fit_exp.py,
-// 1e-8 relative), double by Taylor to r^12/14! (4e-18). ExpPolyForFloat is for double
+// ExpPoly<T> gives T's full accuracy by Chebyshev fits (cpp/tools/fit_exp.py): float degree 4
+// (1e-8 relative), double degree 10 (2e-19). ExpPolyForFloat is for double
 // arithmetic whose result is rounded to float (GELU, mish compute in double): Taylor to r^7/9!,
 // truncation 7e-12.
 template <class T>
@@ -93,18 +93,16 @@ struct ExpPoly<float> {
 };
 template <>
 struct ExpPoly<double> {
-  static constexpr double c[13] = {1.0 / 87178291200.0,
-                                   1.0 / 6227020800.0,
-                                   1.0 / 479001600.0,
-                                   1.0 / 39916800.0,
-                                   1.0 / 3628800.0,
-                                   1.0 / 362880.0,
-                                   1.0 / 40320.0,
-                                   1.0 / 5040.0,
-                                   1.0 / 720.0,
-                                   1.0 / 120.0,
-                                   1.0 / 24.0,
-                                   1.0 / 6.0,
+  static constexpr double c[11] = {2.0914679376583935e-9,
+                                   2.5105206373957011e-8,
+                                   2.7557273661348636e-7,
+                                   2.7557255425746434e-6,
+                                   2.4801587325533364e-5,
+                                   0.00019841269874800492,
+                                   0.0013888888888883752,
+                                   0.0083333333333261409,
+                                   0.04166666666666667,
+                                   0.16666666666666671,
                                    0.5};
 };
 struct ExpPolyForFloat {
