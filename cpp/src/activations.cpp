@@ -145,7 +145,7 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
     double sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (index_t k = 0; k < n; ++k) {
-      const T e = vm::exp(xr[k * st] - m);
+      const T e = vm::exp_nonpositive(xr[k * st] - m);
       if (!Log) yr[k * st] = e;
       sum += double(e);
     }

@@ -82,11 +82,10 @@ double row_kernel(const RowArgs<T>& a) {
     };
     if constexpr (HasShortRows<L<T>>::value) {
       if (C < L<T>::kShortRow) {
-        std::vector<T> ex(static_cast<size_t>((r1 - r0) * C)), maxima(static_cast<size_t>(r1 - r0));
-        loss.exps(r0, r1, ex.data(), maxima.data());
-        each_row([&](index_t r, T* g, double gs) {
-          return loss.row_from(r, g, gs, maxima[r - r0], ex.data() + (r - r0) * C);
-        });
+        typename L<T>::Block block;
+        loss.exps(r0, r1, block);
+        each_row(
+            [&](index_t r, T* g, double gs) { return loss.row_from(r, g, gs, block, r - r0); });
         return acc;
       }
     }

@@ -396,6 +396,8 @@ def _labels(fn: str, target: np.ndarray, classes: int, ignore) -> np.ndarray:
                 f"{fn}: class labels must be integers; target{list(pos)} = {target[pos]!r}"
             )
     labels = np.ascontiguousarray(target, dtype=np.int64)
+    if labels.size == 0 or (labels.min() >= 0 and labels.max() < classes):
+        return labels  # the common case, in two reductions
     bad = ((labels < 0) | (labels >= classes)) & (labels != int(ignore))
     if bad.any():
         pos = _first_position(bad)
@@ -404,6 +406,22 @@ def _labels(fn: str, target: np.ndarray, classes: int, ignore) -> np.ndarray:
             f"{classes} classes"
         )
     return labels
+
+
+_ONES: dict[tuple, np.ndarray] = {}
+
+
+def _ones(classes: int, dt: np.dtype) -> np.ndarray:
+    """Read-only unit class weights, made once per (classes, dtype): np.ones per call costs
+    more than a small cross-entropy kernel."""
+    key = (classes, dt)
+    if key not in _ONES:
+        if len(_ONES) > 16:
+            _ONES.clear()
+        ones = np.ones(classes, dt)
+        ones.flags.writeable = False
+        _ONES[key] = ones
+    return _ONES[key]
 
 
 def _shape_error(fn: str, pred: np.ndarray, target: np.ndarray, want: str = "") -> ValueError:
@@ -513,7 +531,7 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
             t2d = np.ascontiguousarray(_classes_last(target, axis), dtype=dt)
             t2d = t2d.reshape(-1, classes)
         lab = None if labels is None else labels.reshape(-1)
-        cw = np.ascontiguousarray(np.ones(classes) if weight is None else weight, dtype=dt)
+        cw = _ones(classes, dt) if weight is None else np.ascontiguousarray(weight, dtype=dt)
         rows = p2d.shape[0]
         if reduction == "mean":
             if lab is None:

@@ -33,6 +33,12 @@ struct Transcendental {
   static constexpr index_t kGrain = kGrainTranscendental;
 };
 
+// min(x, 0), NaN kept: the argument of an exp that only the x <= 0 branch uses.
+template <class T>
+NNK_INLINE T negative(T x) {
+  return x > T(0) ? T(0) : x;
+}
+
 // a * b where b == 0 means the limit 0 (x * sigmoid(x) at x = -inf, not inf * 0 = NaN).
 template <class T>
 NNK_INLINE T times_vanishing(T a, T b) {
@@ -167,8 +173,10 @@ struct Elu : Transcendental {
   T alpha;
   double alpha_d;  // y + alpha cancels near saturation: add in double with the exact parameter
   explicit Elu(const Params& p) : alpha(T(p.v[0])), alpha_d(p.v[0]) {}
-  NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1(x); }
-  NNK_INLINE T grad(T x) const { return x > T(0) ? T(1) : alpha * vm::exp(x); }
+  NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1<T, true>(negative(x)); }
+  NNK_INLINE T grad(T x) const {
+    return x > T(0) ? T(1) : alpha * vm::exp_nonpositive(negative(x));
+  }
   NNK_INLINE T grad_from_output(T y) const { return y > T(0) ? T(1) : T(double(y) + alpha_d); }
 };
 
@@ -180,8 +188,12 @@ struct Selu : Transcendental {
   static constexpr double kScaleAlphaD = 1.7580993408473768599402175208123;
   static constexpr T kScaleAlpha = T(kScaleAlphaD);
   explicit Selu(const Params&) {}
-  NNK_INLINE T forward(T x) const { return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1(x); }
-  NNK_INLINE T grad(T x) const { return x > T(0) ? kScale : kScaleAlpha * vm::exp(x); }
+  NNK_INLINE T forward(T x) const {
+    return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1<T, true>(negative(x));
+  }
+  NNK_INLINE T grad(T x) const {
+    return x > T(0) ? kScale : kScaleAlpha * vm::exp_nonpositive(negative(x));
+  }
   NNK_INLINE T grad_from_output(T y) const {  // in double: y + scale alpha cancels
     return y > T(0) ? kScale : T(double(y) + kScaleAlphaD);
   }
@@ -256,10 +268,17 @@ struct SwishOf : Transcendental {
     else
       return scaled(x, beta);
   }
-  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_pair(z_of(x)).pos); }
+  // silu has no rounding error to carry: skip the correction (0 * s is not foldable: s may be inf).
+  NNK_INLINE vm::SigmoidPair<T> sigmoid_of(Split<T> z) const {
+    if constexpr (UnitBeta)
+      return vm::sigmoid_pair(z.hi);
+    else
+      return sigmoid_pair(z);
+  }
+  NNK_INLINE T forward(T x) const { return times_vanishing(x, sigmoid_of(z_of(x)).pos); }
   NNK_INLINE T grad(T x) const {
     const Split<T> z = z_of(x);
-    const auto s = sigmoid_pair(z);
+    const auto s = sigmoid_of(z);
     return times_vanishing(T(1) + times_vanishing(z.hi, s.neg), s.pos);
   }
 };
@@ -305,9 +324,9 @@ struct SoftplusOf : Transcendental {
   }
   NNK_INLINE T forward(T x) const {
     const Split<T> z = z_of(x);
-    const T e = vm::exp(-std::fabs(z.hi));
+    const T e = vm::exp_nonpositive(-std::fabs(z.hi));
     // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
-    T sp = vm::log1p(e) + (z.hi > T(0) ? z.hi : T(0));
+    T sp = vm::log1p<T, true>(e) + (z.hi > T(0) ? z.hi : T(0));
     if constexpr (!UnitBeta) sp = T(double(sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
     return z.hi > threshold ? x : sp;
   }
@@ -365,8 +384,11 @@ template <class T>
 struct Hardswish : Cheap {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Hardswish(const Params&) {}
+  // x is first raised to -3 (NaN kept), where the result is 0: no -inf * 0, and no lower clamp.
   NNK_INLINE T forward(T x) const {
-    return times_vanishing(x, vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), T(0), T(1)));
+    const T xc = x < T(-3) ? T(-3) : x;
+    const T h = (xc + T(3)) * T(1.0 / 6);
+    return xc * (h > T(1) ? T(1) : h);
   }
   NNK_INLINE T grad(T x) const {
     const T inside = (T(2) * x + T(3)) * T(1.0 / 6);
@@ -380,7 +402,7 @@ struct Logsigmoid : Transcendental {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Logsigmoid(const Params&) {}
   NNK_INLINE T forward(T x) const {
-    const T l = vm::log1p(vm::exp(-std::fabs(x)));
+    const T l = vm::log1p<T, true>(vm::exp_nonpositive(-std::fabs(x)));
     return x >= T(0) ? -l : x - l;
   }
   NNK_INLINE T grad(T x) const { return vm::sigmoid_pair(x).neg; }

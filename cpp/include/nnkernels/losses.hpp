@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "nnkernels/dispatch.hpp"
 #include "nnkernels/parallel.hpp"
@@ -41,7 +42,7 @@ NNK_INLINE T log(T x) {
                   (sub ? SBits(kSub) : SBits(0));
   const T m = vm::from_bits<T>((b & ((Bits(1) << F::kMantissa) - 1)) + sqrt_half);
   const T kf = static_cast<T>(k);
-  const T r = kf * F::kLn2Hi + (vm::log1p(m - T(1)) + kf * F::kLn2Lo);
+  const T r = kf * F::kLn2Hi + (vm::log1p<T, true>(m - T(1)) + kf * F::kLn2Lo);
   const T inf = std::numeric_limits<T>::infinity();
   const T special = x == inf ? inf : (x == T(0) ? -inf : std::numeric_limits<T>::quiet_NaN());
   return x > T(0) && x < inf ? r : vm::keep_nan(x, special);
@@ -111,12 +112,12 @@ struct LogCosh {
   explicit LogCosh(const Params&) {}
   NNK_INLINE T operator()(T p, T t, T& g) const {
     const T d = p - t, a = std::fabs(d);
-    const T r = vm::expm1(-a), e = T(1) + r;
+    const T r = vm::expm1<T, true>(-a), e = T(1) + r;
     const bool small = a < T(1);
     const T arg = small ? r * r / (T(2) * e) : e * e;
     const T q = r * (T(2) + r);
     g = std::copysign(-q / (T(2) + q), d);
-    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p(arg);
+    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p<T, true>(arg);
   }
 };
 
@@ -184,10 +185,10 @@ struct BceWithLogits {
   explicit BceWithLogits(const Params& p) : pos_weight(T(p.v[0])) {}
   NNK_INLINE T operator()(T x, T t, T& g) const {
     const T lw = T(1) + (pos_weight - T(1)) * t;
-    const T e = vm::exp(-std::fabs(x));
+    const T e = vm::exp_nonpositive(-std::fabs(x));
     const T s = T(1) / (T(1) + e);
     const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
-    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p(e);
+    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p<T, true>(e);
     g = (T(1) - t) - lw * sig_neg;
     return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
   }
@@ -249,12 +250,14 @@ struct KlDiv {
 
 // ---- row-wise losses over (rows, classes) ----
 
-// The row maximum, NaN if the row holds one (counted apart so the max vectorizes).
-template <class T>
+// The row maximum, NaN if the row holds one (counted apart so the max vectorizes). Short rows
+// (a few elements) run as plain loops: a vector loop's set-up and horizontal reduction cost
+// more than the row.
+template <bool Short = false, class T>
 T row_max(const T* x, index_t n) {
   T m = -std::numeric_limits<T>::infinity();
   int nans = 0;
-#pragma omp simd reduction(max : m) reduction(+ : nans)
+#pragma omp simd if (!Short) reduction(max : m) reduction(+ : nans)
   for (index_t k = 0; k < n; ++k) {
     m = x[k] > m ? x[k] : m;
     nans += x[k] != x[k];
@@ -292,31 +295,51 @@ struct CrossEntropy : RowBase<T> {
   double row(index_t r, T* g, double gs) const {
     const T* z = this->pred(r);
     const T m = row_max(z, this->C);
-    return run(r, g, gs, m, [=](index_t k) { return vm::exp(z[k] - m); });
+    return run<false>(r, g, gs, m, [=](index_t k) { return vm::exp_nonpositive(z[k] - m); });
   }
 
-  // Short rows (a few classes): exp vectorizes poorly within a row, so the row maxima and
-  // e^(z - m) of a whole block of rows come first, with one vectorized exp sweep; then
-  // row_from() finishes each row from them.
+  // Short rows (a few classes): vector loops within a row cost more than they save, so a
+  // whole block of rows gets its maxima, e^(z - m), sums S and log S first (the exps and the
+  // logs in vector sweeps over the block); then row_from() finishes each row with plain loops.
   static constexpr index_t kShortRow = 32;
-  void exps(index_t r0, index_t r1, T* e, T* maxima) const {
-    const index_t C = this->C;
+  struct Block {
+    std::vector<T> e, maxima;
+    std::vector<double> sums, logs;
+  };
+  void exps(index_t r0, index_t r1, Block& b) const {
+    const index_t C = this->C, rows = r1 - r0;
     const T* z = this->pred(r0);
-    for (index_t r = 0; r < r1 - r0; ++r) {
-      const T m = row_max(z + r * C, C);
-      maxima[r] = m;
+    b.e.resize(static_cast<size_t>(rows * C));
+    b.maxima.resize(static_cast<size_t>(rows));
+    b.sums.resize(static_cast<size_t>(rows));
+    b.logs.resize(static_cast<size_t>(rows));
+    T* e = b.e.data();
+    for (index_t r = 0; r < rows; ++r) {
+      const T m = row_max<true>(z + r * C, C);
+      b.maxima[r] = m;
       for (index_t k = 0; k < C; ++k) e[r * C + k] = z[r * C + k] - m;
     }
-    const index_t n = (r1 - r0) * C;
 #pragma omp simd
-    for (index_t i = 0; i < n; ++i) e[i] = vm::exp(e[i]);
+    for (index_t i = 0; i < rows * C; ++i) e[i] = vm::exp_nonpositive(e[i]);
+    for (index_t r = 0; r < rows; ++r) {
+      double S = 0;
+      for (index_t k = 0; k < C; ++k) S += double(e[r * C + k]);
+      b.sums[r] = S;
+    }
+    const double* sums = b.sums.data();
+    double* logs = b.logs.data();
+#pragma omp simd
+    for (index_t r = 0; r < rows; ++r) logs[r] = log(sums[r]);
   }
-  double row_from(index_t r, T* g, double gs, T m, const T* e) const {
-    return run(r, g, gs, m, [=](index_t k) { return e[k]; });
+  double row_from(index_t r, T* g, double gs, const Block& b, index_t i) const {
+    const T* e = b.e.data() + i * this->C;
+    return run<true>(r, g, gs, b.maxima[i], [=](index_t k) { return e[k]; }, b.sums[i], b.logs[i]);
   }
 
-  template <class Exp>
-  NNK_INLINE double run(index_t r, T* g, double gs, T m, Exp&& ex) const {
+  // Short: S and log S are given, and the loops are plain ones.
+  template <bool Short, class Exp>
+  NNK_INLINE double run(index_t r, T* g, double gs, T m, Exp&& ex, double S = 0,
+                        double logS = 0) const {
     const RowArgs<T>& a = this->a;
     const index_t C = this->C;
     const T* z = this->pred(r);
@@ -326,54 +349,64 @@ struct CrossEntropy : RowBase<T> {
     const std::int64_t y = t ? 0 : a.labels[r];
     const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
     // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
-    double S = 0, A = 0, B = 0;
+    // Long rows store e^(z - m) in g (the last sweep scales it); short ones read it again.
+    double A = 0, B = 0;
     if (t) {
-      with_store(g, [&](auto store) {
-#pragma omp simd reduction(+ : S, A, B)
+      with_store(Short ? nullptr : g, [&](auto store) {
+        double sum = 0;
+#pragma omp simd if (!Short) reduction(+ : sum, A, B)
         for (index_t k = 0; k < C; ++k) {
-          const T e = ex(k);
           const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
-          S += double(e);
           A += wt;
           B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
-          if (decltype(store)::value) g[k] = e;
+          if (!Short) {
+            const T e = ex(k);
+            sum += double(e);
+            if (decltype(store)::value) g[k] = e;
+          }
         }
+        if (!Short) S = sum;
       });
     } else {
       double W = 0, WZ = 0;
       if (eps > 0) {
-#pragma omp simd reduction(+ : W, WZ)
+#pragma omp simd if (!Short) reduction(+ : W, WZ)
         for (index_t k = 0; k < C; ++k) {
           W += double(w[k]);
           WZ += double(w[k]) * double(z[k] - m);
         }
       }
-      with_store(g, [&](auto store) {
-#pragma omp simd reduction(+ : S)
-        for (index_t k = 0; k < C; ++k) {
-          const T e = ex(k);
-          S += double(e);
-          if (decltype(store)::value) g[k] = e;
-        }
-      });
+      if (!Short) {
+        with_store(g, [&](auto store) {
+          double sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (index_t k = 0; k < C; ++k) {
+            const T e = ex(k);
+            sum += double(e);
+            if (decltype(store)::value) g[k] = e;
+          }
+          S = sum;
+        });
+      }
       const double wy = double(w[y]);
       A = (1 - eps) * wy + u * W;
       B = (1 - eps) * wy * zy + u * WZ;
     }
-    const double value = A * log(S) - B;
+    const double value = A * (Short ? logS : log(S)) - B;
     if (g) {
       const T cs = T(gs * A / S);
+      auto e = [&](index_t k) { return Short ? ex(k) : g[k]; };
       if (t) {
-#pragma omp simd
+#pragma omp simd if (!Short)
         for (index_t k = 0; k < C; ++k)
-          g[k] = cs * g[k] - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
+          g[k] = cs * e(k) - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
       } else if (eps > 0) {
         const T cu = T(gs * u);
-#pragma omp simd
-        for (index_t k = 0; k < C; ++k) g[k] = cs * g[k] - cu * w[k];
+#pragma omp simd if (!Short)
+        for (index_t k = 0; k < C; ++k) g[k] = cs * e(k) - cu * w[k];
       } else {
-#pragma omp simd
-        for (index_t k = 0; k < C; ++k) g[k] *= cs;
+#pragma omp simd if (!Short)
+        for (index_t k = 0; k < C; ++k) g[k] = cs * e(k);
       }
       if (!t) g[y] -= T(gs * (1 - eps) * double(w[y]));
     }
