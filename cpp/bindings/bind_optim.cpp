@@ -123,10 +123,13 @@ struct Items {
   PyObject** item;
   size_t size;
   Items(const Call& call, py::handle obj, const char* what) {
-    PyObject* fast = PySequence_Fast(obj.ptr(), "");
+    // A str is a sequence too: its characters would be reported as arrays, one by one.
+    const bool text = PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr());
+    PyObject* fast = text ? nullptr : PySequence_Fast(obj.ptr(), "");
     if (fast == nullptr) {
       PyErr_Clear();
-      call.type_error(std::string(what) + " must be a list of numpy arrays");
+      call.type_error(std::string(what) + " must be a list of numpy arrays, got " +
+                      Py_TYPE(obj.ptr())->tp_name);
     }
     seq = py::reinterpret_steal<py::object>(fast);
     item = PySequence_Fast_ITEMS(fast);

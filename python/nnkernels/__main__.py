@@ -14,6 +14,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def _sigmoid(x):
 
 
 # Float64 truth for the self-check: the math written independently of the kernels.
-_TRUTH = {
+_TRUTH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
     "gelu": lambda x: np.where(_phi(x) == 0, 0.0, x * _phi(x)),
