@@ -964,6 +964,24 @@ case(
     exc=ValueError,
     match=r"params\[2\] shares its data with params\[0\]",
 )
+buf20 = arr(20, seed=34)
+opt = O.SGD([buf20[:10], buf20[5:15]])
+case(
+    "SGD.step-overlapping-params",
+    opt.step,
+    [arr(10), arr(10)],
+    exc=ValueError,
+    match=r"params\[1\] shares its data with params\[0\]",
+)
+opt = stepped(O.Adam)
+opt.state["exp_avg"][1] = opt.params[0].reshape(-1)[:5]
+case(
+    "Adam.step-state-overlaps-other-param",
+    opt.step,
+    params(seed=35),
+    exc=ValueError,
+    match=r"state 0 of params\[1\] shares its data with params\[0\]",
+)
 case("SGD-nesterov", O.SGD, params(), nesterov=True, exc=ValueError, match="Nesterov")
 
 # functional forms
@@ -988,7 +1006,7 @@ case(
     v,
     step=1,
     exc=ValueError,
-    match="is the parameter itself",
+    match=r"state 0 of params\[0\] shares its data with params\[0\]",
 )
 case("adamw_-readonly", F.adamw_, readonly(p), gr, m, v, step=1, exc=ValueError, match="read-only")
 case("sgd_-strided", F.sgd_, arr(12)[::2], gr, step=1, exc=ValueError, match="not C-contiguous")

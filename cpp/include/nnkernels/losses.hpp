@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "nnkernels/dispatch.hpp"
 #include "nnkernels/parallel.hpp"
@@ -262,14 +263,16 @@ T row_max(const T* x, index_t n) {
   return nans ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
-// f(std::true_type) when g is set (the loop stores), else f(std::false_type): loops with and
-// without the store, each vectorized.
-template <class T, class F>
-NNK_INLINE void with_store(T* g, F&& f) {
-  if (g)
-    f(std::true_type{});
-  else
-    f(std::false_type{});
+// Where a row loop stores e^(z - m): g when the gradient is wanted, else a per-thread scratch
+// row. One loop that always stores serves both calls, so the value has the same bits with and
+// without the gradient: an `omp simd` reduction's order is the compiler's choice per loop, and
+// a second loop without the store may be vectorized differently (it is, in sanitizer builds).
+template <class T>
+T* row_store(T* g, index_t C) {
+  if (g) return g;
+  thread_local std::vector<T> scratch;
+  if (scratch.size() < static_cast<size_t>(C)) scratch.resize(static_cast<size_t>(C));
+  return scratch.data();
 }
 
 template <class T>
@@ -327,18 +330,17 @@ struct CrossEntropy : RowBase<T> {
     const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
     // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
     double S = 0, A = 0, B = 0;
+    T* const dst = row_store(g, C);
     if (t) {
-      with_store(g, [&](auto store) {
 #pragma omp simd reduction(+ : S, A, B)
-        for (index_t k = 0; k < C; ++k) {
-          const T e = ex(k);
-          const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
-          S += double(e);
-          A += wt;
-          B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
-          if (decltype(store)::value) g[k] = e;
-        }
-      });
+      for (index_t k = 0; k < C; ++k) {
+        const T e = ex(k);
+        const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
+        S += double(e);
+        A += wt;
+        B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
+        dst[k] = e;
+      }
     } else {
       double W = 0, WZ = 0;
       if (eps > 0) {
@@ -348,14 +350,12 @@ struct CrossEntropy : RowBase<T> {
           WZ += double(w[k]) * double(z[k] - m);
         }
       }
-      with_store(g, [&](auto store) {
 #pragma omp simd reduction(+ : S)
-        for (index_t k = 0; k < C; ++k) {
-          const T e = ex(k);
-          S += double(e);
-          if (decltype(store)::value) g[k] = e;
-        }
-      });
+      for (index_t k = 0; k < C; ++k) {
+        const T e = ex(k);
+        S += double(e);
+        dst[k] = e;
+      }
       const double wy = double(w[y]);
       A = (1 - eps) * wy + u * W;
       B = (1 - eps) * wy * zy + u * WZ;
