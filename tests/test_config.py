@@ -101,6 +101,42 @@ def test_threadpoolctl_limits_are_honoured():
     assert nk.get_num_threads() >= 2
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+@pytest.mark.parametrize("limited", [True, False])
+def test_threadpoolctl_limit_makes_kernels_single_threaded(limited):
+    """A fresh process runs a large kernel with and without threadpool_limits(1): under the limit
+    no OpenMP worker thread is ever started (the OS thread count stays put), without it the pool
+    appears. threadpoolctl must also list the OpenMP runtime nnkernels uses."""
+    pytest.importorskip("threadpoolctl")
+    if not limited and nk.get_num_threads() < 2:
+        pytest.skip("needs a machine with 2 or more cores to see the pool")
+    code = f"""
+import os, numpy as np, threadpoolctl, nnkernels as nk
+x = np.ones(4_000_000, np.float32)
+assert any(i["user_api"] == "openmp" for i in threadpoolctl.threadpool_info())
+before = len(os.listdir("/proc/self/task"))
+if {limited}:
+    with threadpoolctl.threadpool_limits(1):
+        threads = nk.get_num_threads()
+        y = nk.sigmoid(x)
+else:
+    threads = nk.get_num_threads()
+    y = nk.sigmoid(x)
+assert abs(float(y[-1]) - 0.7310586) < 1e-6
+print(threads, len(os.listdir("/proc/self/task")) - before)
+"""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="2")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    threads, started = map(int, out.stdout.split())
+    if limited:
+        assert (threads, started) == (1, 0)
+    else:
+        assert threads == 2 and started >= 1
+
+
 def test_results_identical_for_any_thread_count():
     x = np.random.default_rng(0).standard_normal(1_000_003).astype(np.float32)
     with nk.threads(1):
@@ -111,12 +147,25 @@ def test_results_identical_for_any_thread_count():
         assert a.tobytes() == b.tobytes()
 
 
+# The parent first uses the kernels from its main thread, or from 8 Python threads at once
+# (each of which gets its own OpenMP team); either way the child must finish.
+_PARENT_USE = {
+    "main": "nk.sigmoid(x)",
+    "threads": """
+import threading
+ts = [threading.Thread(target=lambda: [nk.sigmoid(x), nk.gelu(x[:100_000])]) for _ in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]""",
+}
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
-def test_forked_child_runs_serial_and_finishes():
+@pytest.mark.parametrize("parent", sorted(_PARENT_USE))
+def test_forked_child_runs_serial_and_finishes(parent):
     code = """
 import os, numpy as np, nnkernels as nk
 x = np.ones(4_000_000, np.float32)
-nk.sigmoid(x)                      # the parent starts the OpenMP pool
+{use}                         # the parent starts the OpenMP pool(s)
 pid = os.fork()
 if pid == 0:
     y = nk.sigmoid(x)              # libgomp's pool is gone in the child: must run serial
@@ -124,6 +173,8 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 """
+    code = code.replace("{use}", _PARENT_USE[parent])
+    # a hang fails the test (TimeoutExpired) instead of blocking CI
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "0", out.stderr
 

@@ -218,14 +218,16 @@ void bind_activations(py::module_& m) {
   m.def("backward", &backward, "dy * f'(x), from the input x or the output y.", py::arg("op"),
         py::arg("from_output"), py::arg("dy"), py::arg("saved"), py::arg("out"), py::arg("p0"),
         py::arg("p1"), py::arg("p2"), py::arg("fn"));
-  m.def("prelu", &prelu, py::arg("x"), py::arg("weight"), py::arg("out"), py::arg("per_element"),
-        py::arg("fn"));
-  m.def("prelu_backward", &prelu_backward, py::arg("dy"), py::arg("x"), py::arg("weight"),
-        py::arg("out"), py::arg("per_element"), py::arg("need_dweight"), py::arg("fn"));
-  m.def("softmax", &softmax, py::arg("x"), py::arg("axis"), py::arg("out"), py::arg("log"),
-        py::arg("fn"));
-  m.def("softmax_backward", &softmax_backward, py::arg("dy"), py::arg("y"), py::arg("axis"),
+  m.def("prelu", &prelu, "PReLU (one slope per channel) or, per_element, RReLU's sampled slopes.",
+        py::arg("x"), py::arg("weight"), py::arg("out"), py::arg("per_element"), py::arg("fn"));
+  m.def("prelu_backward", &prelu_backward, "(dx, dweight or None) of prelu in one pass.",
+        py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("out"), py::arg("per_element"),
+        py::arg("need_dweight"), py::arg("fn"));
+  m.def("softmax", &softmax, "Softmax (or log-softmax) along axis.", py::arg("x"), py::arg("axis"),
         py::arg("out"), py::arg("log"), py::arg("fn"));
+  m.def("softmax_backward", &softmax_backward, "Backward of softmax (or log-softmax) from y.",
+        py::arg("dy"), py::arg("y"), py::arg("axis"), py::arg("out"), py::arg("log"),
+        py::arg("fn"));
 }
 
 }  // namespace nnk

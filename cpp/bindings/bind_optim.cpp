@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "arrays.hpp"
@@ -123,10 +125,13 @@ struct Items {
   PyObject** item;
   size_t size;
   Items(const Call& call, py::handle obj, const char* what) {
-    PyObject* fast = PySequence_Fast(obj.ptr(), "");
+    // A str is a sequence too: its characters would be reported as arrays, one by one.
+    const bool text = PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr());
+    PyObject* fast = text ? nullptr : PySequence_Fast(obj.ptr(), "");
     if (fast == nullptr) {
       PyErr_Clear();
-      call.type_error(std::string(what) + " must be a list of numpy arrays");
+      call.type_error(std::string(what) + " must be a list of numpy arrays, got " +
+                      Py_TYPE(obj.ptr())->tp_name);
     }
     seq = py::reinterpret_steal<py::object>(fast);
     item = PySequence_Fast_ITEMS(fast);
@@ -215,29 +220,46 @@ class BatchChecker {
                             " and dtype " + st.dtype_str() + "; expected " + shape_str(p.array()) +
                             " " + dtype_name(f64));
         target(st, pname_, i, j);
-        if (t.n > 0 && st.a->data == p.a->data)
-          call_.value_error(name(pname_, i, j) + " is the parameter itself");
         t.slot[j] = st.a->data;
       }
       b.t.push_back(t);
     }
-    if (write) no_shared_params(b);
+    if (write) disjoint_targets(b, nslots);
     return b;
   }
 
  private:
-  // The same parameter twice would be stepped twice.
-  void no_shared_params(const Batch& b) const {
-    std::vector<std::pair<const void*, size_t>> data;
-    data.reserve(b.t.size());
-    for (size_t i = 0; i < b.t.size(); ++i)
-      if (b.t[i].n > 0) data.emplace_back(b.t[i].param, i);
-    std::sort(data.begin(), data.end());
-    for (size_t k = 1; k < data.size(); ++k)
-      if (data[k].first == data[k - 1].first)
-        call_.value_error(item(pname_, std::max(data[k].second, data[k - 1].second)) +
-                          " shares its data with " +
-                          item(pname_, std::min(data[k].second, data[k - 1].second)));
+  // Every array the step writes (parameters and state) must be disjoint from the others: a
+  // shared or overlapping piece would be updated twice, in an order that depends on threads.
+  void disjoint_targets(const Batch& b, int nslots) const {
+    struct Region {
+      std::uintptr_t begin, end;
+      size_t i;
+      int slot;  // -1: the parameter
+      bool operator<(const Region& o) const {
+        return std::tie(begin, i, slot) < std::tie(o.begin, o.i, o.slot);
+      }
+    };
+    std::vector<Region> regions;
+    for (size_t i = 0; i < b.t.size(); ++i) {
+      const OptimTensor& t = b.t[i];
+      const auto bytes = static_cast<std::uintptr_t>(t.n) * (t.f64 ? 8 : 4);
+      auto add = [&](const void* data, int slot) {
+        const auto at = reinterpret_cast<std::uintptr_t>(data);
+        if (data != nullptr && bytes > 0) regions.push_back({at, at + bytes, i, slot});
+      };
+      add(t.param, -1);
+      for (int j = 0; j < nslots; ++j) add(t.slot[j], j);
+    }
+    std::sort(regions.begin(), regions.end());
+    size_t reach = 0;  // the region ending furthest among those before k
+    for (size_t k = 1; k < regions.size(); ++k) {
+      const Region &r = regions[k], &o = regions[reach];
+      if (r.begin < o.end)
+        call_.value_error(name(pname_, r.i, r.slot) + " shares its data with " +
+                          name(pname_, o.i, o.slot));
+      if (r.end > o.end) reach = k;
+    }
   }
 
   const Call& call_;

@@ -22,17 +22,21 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("isa", &nnk::active_isa, "The ISA level whose kernels run now.");
   m.def("best_isa", &nnk::best_isa, "The best ISA level this CPU and build support.");
-  m.def("isa_supported", [](const std::string& name) { return nnk::isa_supported(name.c_str()); });
+  m.def(
+      "isa_supported", [](const std::string& name) { return nnk::isa_supported(name.c_str()); },
+      "Whether an ISA level is compiled in and supported by this CPU.", py::arg("name"));
   m.def(
       "select_isa", [](const std::string& name) { nnk::select_isa(name.c_str()); },
       "Switch every kernel to an ISA level (testing and benchmarking).", py::arg("name"));
   m.def("get_num_threads", &nnk::effective_threads,
         "Threads a kernel call from this Python thread may use.");
-  m.def("requested_threads", &nnk::requested_threads);
+  m.def("requested_threads", &nnk::requested_threads,
+        "The set_num_threads() setting (0: the default is in force).");
   m.def(
       "set_num_threads", [](int n) { nnk::set_requested_threads(n); },
       "Set the threads kernels use (0 restores the default).", py::arg("n"));
-  m.def("in_forked_child", &nnk::in_forked_child);
+  m.def("in_forked_child", &nnk::in_forked_child,
+        "Whether this process is a fork() child of the importer (kernels then run serial).");
   m.attr("ISA_LEVELS") = NNK_ISA_LEVELS;
   m.attr("COMPILER") = NNK_COMPILER;
   m.attr("FLAGS") = NNK_FLAGS;

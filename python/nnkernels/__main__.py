@@ -17,6 +17,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def _sigmoid(x):
 
 
 # Float64 truth for the self-check: the math written independently of the kernels.
-_TRUTH = {
+_TRUTH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
     "gelu": lambda x: np.where(_phi(x) == 0, 0.0, x * _phi(x)),

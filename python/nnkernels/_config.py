@@ -8,9 +8,19 @@ import platform
 import threading
 from collections.abc import Iterator
 
+import numpy as np
+
 from . import _core
 
 _lock = threading.Lock()
+
+
+def _check_count(fn: str, n, least: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{fn}: n must be an integer, got {n!r}")
+    if n < least:
+        kind = "non-negative" if least == 0 else "positive"
+        raise ValueError(f"{fn}: n must be a {kind} integer, got {n!r}")
 
 
 def isa() -> str:
@@ -33,20 +43,18 @@ def get_num_threads() -> int:
 
 def set_num_threads(n: int) -> None:
     """Set the threads every kernel call may use, from any Python thread; 0 restores the default."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"set_num_threads: n must be a non-negative integer, got {n!r}")
+    _check_count("set_num_threads", n, 0)
     with _lock:
-        _core.set_num_threads(n)
+        _core.set_num_threads(int(n))
 
 
 @contextlib.contextmanager
 def threads(n: int) -> Iterator[None]:
     """Context manager: kernels use ``n`` threads inside the block, the previous setting after."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads: n must be a positive integer, got {n!r}")
+    _check_count("threads", n, 1)
     with _lock:
         previous = _core.requested_threads()
-        _core.set_num_threads(n)
+        _core.set_num_threads(int(n))
     try:
         yield
     finally:

@@ -52,6 +52,8 @@ class Spec:
 
 
 def _number(name: str, value) -> float:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -304,7 +306,7 @@ def _make(spec: Spec) -> dict[str, Callable]:
         reason = _from_output_reason(spec)
         check_y = f'raise TypeError("{spec.name}_backward: cannot use y=: {reason}; pass x=")'
         check_y = check_y if reason else ""
-    namespace = {
+    namespace: dict[str, Any] = {
         "_unary": _core.unary,
         "_backward": _core.backward,
         "_OP": _OP_IDS,
@@ -321,7 +323,7 @@ def _make(spec: Spec) -> dict[str, Callable]:
         + _BACKWARD.format(name=spec.name, params_kw=params_sig, prepare=prepare, check_y=check_y)
     )
     exec(compile(src, f"<nnkernels.activations:{spec.name}>", "exec"), namespace)
-    made = {}
+    made: dict[str, Callable] = {}
     for kind, suffix in (("forward", ""), ("grad", "_grad"), ("backward", "_backward")):
         fn = namespace[spec.name + suffix]
         fn.__module__ = __name__
@@ -359,7 +361,8 @@ def prelu(x, weight, *, out=None):
 
 def prelu_grad(x, weight, *, out=None):
     """Derivative of PReLU with respect to x: 1 if x > 0 else weight[c]."""
-    ones = np.ones(np.shape(x), dtype=np.result_type(np.asarray(x).dtype, np.float32))
+    xa = _real("prelu_grad", x)
+    ones = np.ones(xa.shape, dtype=xa.dtype)
     return _core.prelu_backward(ones, x, weight, out, False, False, "prelu_grad")[0]
 
 
@@ -675,6 +678,8 @@ def available() -> list[str]:
 
 def get(name: str) -> Activation:
     """The registry entry of an activation by name (``get("gelu").forward(x)``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a str, got {type(name).__name__}")
     try:
         return _REGISTRY[name]
     except KeyError:

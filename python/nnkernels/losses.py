@@ -19,6 +19,7 @@ math is in ``cpp/include/nnkernels/losses.hpp``.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -65,12 +66,9 @@ class LossSpec:
 
 
 def _number(fn: str, name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not np.isscalar(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}") from None
+    return float(value)
 
 
 def _at_least(fn: str, name: str, value, lo: float, strict: bool) -> float:
@@ -431,7 +429,7 @@ def _shape_error(fn: str, pred: np.ndarray, target: np.ndarray, want: str = "") 
     )
 
 
-def _checked_out(fn: str, out, shape: tuple, dt: np.dtype) -> np.ndarray:
+def _checked_out(fn: str, out, shape: tuple, dt: np.dtype, inputs) -> np.ndarray:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fn}: out must be a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != dt:
@@ -440,6 +438,18 @@ def _checked_out(fn: str, out, shape: tuple, dt: np.dtype) -> np.ndarray:
         raise ValueError(f"{fn}: out has shape {out.shape} but the gradient has shape {shape}")
     if not out.flags.writeable:
         raise ValueError(f"{fn}: out is read-only")
+    for a in inputs:  # exactly an input (same memory and layout) is fine: the kernel runs in place
+        if a is None or not np.may_share_memory(out, a):
+            continue
+        same = (
+            out.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+            and out.shape == a.shape
+            and out.strides == a.strides
+        )
+        if not same and np.shares_memory(out, a):
+            raise ValueError(
+                f"{fn}: out overlaps an input without being it; pass the input itself for in-place"
+            )
     return out
 
 
@@ -465,7 +475,7 @@ def _class_axis(spec: LossSpec, pred: np.ndarray, params: dict) -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{spec.name}: axis must be an integer, got {axis!r}")
     if not -max(pred.ndim, 1) <= axis < max(pred.ndim, 1):
-        raise np.exceptions.AxisError(axis, pred.ndim)
+        raise np.exceptions.AxisError(int(axis), pred.ndim)
     return int(axis) % max(pred.ndim, 1)
 
 
@@ -522,7 +532,7 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
                     f"{fn}: sample_weight has shape {sw.shape} but the losses have shape {lead}"
                 ) from None
         if out is not None:
-            _checked_out(fn, out, pred.shape, dt)
+            _checked_out(fn, out, pred.shape, dt, (pred, target, weight, sample_weight))
         # Kernel layout: C-contiguous (rows, classes) with the classes last.
         moved = _classes_last(pred, axis)
         p2d = np.ascontiguousarray(moved, dtype=dt).reshape(-1, classes)
@@ -586,7 +596,7 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
             target, sw = spec.arrays(fn, params, pred, target, sw)
             sw = None if sw is None else np.ascontiguousarray(sw, dtype=dt)
         if out is not None:
-            _checked_out(fn, out, pred.shape, dt)
+            _checked_out(fn, out, pred.shape, dt, (pred, target, sample_weight))
         pc = np.ascontiguousarray(pred, dtype=dt)
         tc = np.ascontiguousarray(target, dtype=dt)
         n = pc.size
@@ -601,7 +611,7 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
         if grad is not None:
             grad = grad.reshape(pred.shape)
 
-    if reduction == "none":
+    if values is not None:  # reduction "none"
         loss = values if values.ndim else values[()]
     elif reduction == "sum":
         loss = dt.type(total)

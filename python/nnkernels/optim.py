@@ -547,10 +547,25 @@ def global_grad_norm(grads: Sequence[np.ndarray], clip_value: float | None = Non
 # ---- learning-rate schedules ---------------------------------------------------------------
 
 
+def _check_optimizer(optimizer) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be an nnkernels.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+
+
+def _count(name: str, v, least: int) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < least:
+        kind = "positive" if least == 1 else "non-negative"
+        raise ValueError(f"{name} must be a {kind} integer, got {v!r}")
+    return int(v)
+
+
 class LRScheduler:
     """Sets ``optimizer.lr`` from the number of :meth:`step` calls (epochs); closed forms."""
 
     def __init__(self, optimizer: Optimizer):
+        _check_optimizer(optimizer)
         self.optimizer = optimizer
         self.base_lr = optimizer.lr
         self.last_epoch = 0
@@ -572,7 +587,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
         super().__init__(optimizer)
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = _count("step_size", step_size, 1)
+        self.gamma = _positive("gamma", gamma)
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -583,7 +599,7 @@ class ExponentialLR(LRScheduler):
 
     def __init__(self, optimizer, gamma: float):
         super().__init__(optimizer)
-        self.gamma = float(gamma)
+        self.gamma = _positive("gamma", gamma)
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma**epoch
@@ -594,7 +610,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 (torch's name)
         super().__init__(optimizer)
-        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        self.T_max = _count("T_max", T_max, 1)
+        self.eta_min = _at_least_zero("eta_min", eta_min)
 
     def lr_at(self, epoch):
         cos = math.cos(math.pi * epoch / self.T_max)
@@ -607,7 +624,11 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor=1 / 3, end_factor=1.0, total_iters: int = 5):
         super().__init__(optimizer)
-        self.start, self.end, self.total = float(start_factor), float(end_factor), int(total_iters)
+        self.start = _real("start_factor", start_factor)
+        if not 0 < self.start <= 1:
+            raise ValueError(f"start_factor must be in (0, 1], got {self.start}")
+        self.end = _closed_unit("end_factor", end_factor)
+        self.total = _count("total_iters", total_iters, 0)
         optimizer.lr = self.lr_at(0)
 
     def lr_at(self, epoch):
@@ -632,6 +653,7 @@ class ReduceLROnPlateau:
         min_lr: float = 0.0,
         eps: float = 1e-8,
     ):
+        _check_optimizer(optimizer)
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
             raise ValueError("mode must be 'min' or 'max', threshold_mode 'rel' or 'abs'")
         if not 0 < factor < 1:
@@ -733,5 +755,5 @@ functional = types.ModuleType(
 )
 for _name, _cls in _FUNCTIONAL.items():
     setattr(functional, _name, _functional(_name, _cls))
-functional.__all__ = list(_FUNCTIONAL)
+setattr(functional, "__all__", list(_FUNCTIONAL))  # noqa: B010 (mypy: ModuleType)
 sys.modules[functional.__name__] = functional

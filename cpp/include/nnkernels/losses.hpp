@@ -265,14 +265,16 @@ T row_max(const T* x, index_t n) {
   return nans ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
-// f(std::true_type) when g is set (the loop stores), else f(std::false_type): loops with and
-// without the store, each vectorized.
-template <class T, class F>
-NNK_INLINE void with_store(T* g, F&& f) {
-  if (g)
-    f(std::true_type{});
-  else
-    f(std::false_type{});
+// Where a row loop stores e^(z - m): g when the gradient is wanted, else a per-thread scratch
+// row. One loop that always stores serves both calls, so the value has the same bits with and
+// without the gradient: an `omp simd` reduction's order is the compiler's choice per loop, and
+// a second loop without the store may be vectorized differently (it is, in sanitizer builds).
+template <class T>
+T* row_store(T* g, index_t C) {
+  if (g) return g;
+  thread_local std::vector<T> scratch;
+  if (scratch.size() < static_cast<size_t>(C)) scratch.resize(static_cast<size_t>(C));
+  return scratch.data();
 }
 
 template <class T>
@@ -349,24 +351,24 @@ struct CrossEntropy : RowBase<T> {
     const std::int64_t y = t ? 0 : a.labels[r];
     const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
     // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
-    // Long rows store e^(z - m) in g (the last sweep scales it); short ones read it again.
+    // Long rows store e^(z - m) in g (the last sweep scales it) or in a scratch row; short
+    // ones read it again.
     double A = 0, B = 0;
+    T* const dst = Short ? nullptr : row_store(g, C);
     if (t) {
-      with_store(Short ? nullptr : g, [&](auto store) {
-        double sum = 0;
+      double sum = 0;
 #pragma omp simd if (!Short) reduction(+ : sum, A, B)
-        for (index_t k = 0; k < C; ++k) {
-          const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
-          A += wt;
-          B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
-          if (!Short) {
-            const T e = ex(k);
-            sum += double(e);
-            if (decltype(store)::value) g[k] = e;
-          }
+      for (index_t k = 0; k < C; ++k) {
+        const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
+        A += wt;
+        B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
+        if (!Short) {
+          const T e = ex(k);
+          sum += double(e);
+          dst[k] = e;
         }
-        if (!Short) S = sum;
-      });
+      }
+      if (!Short) S = sum;
     } else {
       double W = 0, WZ = 0;
       if (eps > 0) {
@@ -377,16 +379,14 @@ struct CrossEntropy : RowBase<T> {
         }
       }
       if (!Short) {
-        with_store(g, [&](auto store) {
-          double sum = 0;
+        double sum = 0;
 #pragma omp simd reduction(+ : sum)
-          for (index_t k = 0; k < C; ++k) {
-            const T e = ex(k);
-            sum += double(e);
-            if (decltype(store)::value) g[k] = e;
-          }
-          S = sum;
-        });
+        for (index_t k = 0; k < C; ++k) {
+          const T e = ex(k);
+          sum += double(e);
+          dst[k] = e;
+        }
+        S = sum;
       }
       const double wy = double(w[y]);
       A = (1 - eps) * wy + u * W;
