@@ -459,6 +459,11 @@ def roofline(row: dict) -> float:
 # ---- reporting ------------------------------------------------------------------------------
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, rounded."""
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def isa_flags() -> list[str]:
     """The CPU's vector extensions that matter here, from /proc/cpuinfo."""
     wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16")
@@ -497,7 +502,7 @@ def environment(threads_used, host: str | None = None) -> dict:
         "isa": config.get("isa"),
         "compiler": config.get("compiler"),
         "flags": config.get("flags"),
-        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "loadavg": load_average(),
         "python": platform.python_version(),
         "versions": versions,
         "openmp_runtimes_loaded": omp,

@@ -233,6 +233,7 @@ def family_table(block: list[dict]) -> str:
 
 # ---- plots ------------------------------------------------------------------------------------
 
+RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
 COLORS = {"nnkernels": "#d62728", "numpy": "#1f77b4", "torch": "#ff7f0e", "numexpr": "#2ca02c"}
 
 
@@ -364,10 +365,12 @@ def speedup_figure(plt, blocks: list[list[dict]]):
     fig, axes = plt.subplots(
         len(panels),
         1,
-        figsize=(7, 0.15 * sum(heights) + 0.5),
+        figsize=(7.5, 0.15 * sum(heights) + 0.5),
         gridspec_kw={"height_ratios": heights},
         squeeze=False,
     )
+    from matplotlib import ticker
+
     cmap = plt.get_cmap("viridis")
     for ax, (r0, ops) in zip(axes[:, 0], panels):
         shapes = list(dict.fromkeys(s for v in ops.values() for s, _ in v))
@@ -380,6 +383,9 @@ def speedup_figure(plt, blocks: list[list[dict]]):
             ax.scatter(xs, ys, s=12, color=color, label=shape, zorder=3)
         ax.axvline(1, color="k", lw=1)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.FixedLocator(RATIO_TICKS))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_yticks(range(len(ops)))
         ax.set_yticklabels(list(ops), fontsize=6)
         ax.set_ylim(len(ops) - 0.5, -0.5)
@@ -390,6 +396,8 @@ def speedup_figure(plt, blocks: list[list[dict]]):
             f"{'s' * (r0['threads'] > 1)}): peer time / nnkernels time, fastest peer",
             fontsize=8,
         )
-        ax.legend(fontsize=6, loc="lower right", ncol=min(5, len(shapes)), framealpha=0.7)
+        ax.legend(
+            fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1), title="shape", title_fontsize=6
+        )
     fig.tight_layout()
     return fig
