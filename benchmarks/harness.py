@@ -71,13 +71,15 @@ class Bench:
     ``cases``: ``"nnkernels"`` first, then the peers (see :func:`bench_row`); ``truth``: a float64
     evaluation nnkernels is checked against; ``inputs``: named inputs quoted where a check fails;
     ``precheck``: a check of nnkernels beyond what its case returns (a loss value), returning a
-    message when it fails.
+    message when it fails; ``gate``: the comparison when :func:`gate`'s tolerance does not fit
+    (``within(0.05)`` for an accuracy after a training epoch).
     """
 
     cases: dict[str, Callable[[], Any]]
     truth: Callable[[], Any] | None = None
     inputs: dict | None = None
     precheck: Callable[[], str | None] | None = None
+    gate: Callable[..., str] | None = None
 
 
 @dataclass
@@ -247,6 +249,18 @@ def compare(
     )
 
 
+def within(atol: float) -> Callable[..., str]:
+    """A gate passing when every element of the result is within ``atol`` of the wanted one."""
+
+    def check(got, want, dtype=None, inputs=None) -> str:
+        got, want = as_array(got).astype(np.float64), np.asarray(want, dtype=np.float64)
+        if got.shape == want.shape and np.all(np.abs(got - want) <= atol):
+            return "ok"
+        return f"FAIL: {got.ravel()[:4]} not within {atol} of {want.ravel()[:4]}"
+
+    return check
+
+
 def gate(got, want, dtype, inputs=None) -> str:
     """``"ok"`` within the strict tolerance of :func:`compare`; ``"inexact: ..."`` within the
     loose one (timed, but reported); else ``"FAIL: ..."`` (not timed)."""
@@ -332,6 +346,7 @@ def bench_row(
     repeats: int = 7,
     min_time: float = 2e-3,
     precheck: Callable[[], str | None] | None = None,
+    gate_fn: Callable[..., str] = gate,
 ) -> dict:
     """Gate, then time, one row.
 
@@ -356,6 +371,8 @@ def bench_row(
         See :func:`measure`.
     precheck : callable, optional
         A further check of nnkernels (a loss value); a returned message fails nnkernels.
+    gate_fn : callable
+        ``(got, want, dtype, inputs) -> status``: :func:`gate`, or :func:`within`.
 
     Returns
     -------
@@ -376,7 +393,7 @@ def bench_row(
         cases={},
     )
     ticks = _cpu_ticks()
-    status = _gates(cases, dtype, truth, inputs, precheck)
+    status = _gates(cases, dtype, truth, inputs, precheck, gate_fn or gate)
     timed = {k: fn for k, fn in cases.items() if not status[k].startswith("FAIL")}
     roofline = {COPY: copy_case(n, dtype)} if arrays and timed else {}
     timings = measure({**timed, **roofline}, repeats, min_time) if timed else {}
@@ -390,7 +407,7 @@ def bench_row(
     return row
 
 
-def _gates(cases, dtype, truth, inputs, precheck) -> dict[str, str]:
+def _gates(cases, dtype, truth, inputs, precheck, gate_fn) -> dict[str, str]:
     """Every case's :func:`gate` status: nnkernels against the truth, the peers against
     nnkernels (against the truth when nnkernels fails it). A case that raises fails."""
 
@@ -405,7 +422,7 @@ def _gates(cases, dtype, truth, inputs, precheck) -> dict[str, str]:
     if error is None and precheck is not None:
         error = precheck()
         error = error and f"FAIL: {error}"
-    status = {REFERENCE: error or (gate(ref, want, dtype, inputs) if want is not None else "ok")}
+    status = {REFERENCE: error or (gate_fn(ref, want, dtype, inputs) if want is not None else "ok")}
     nk_ok = not status[REFERENCE].startswith("FAIL")
     against = ref if nk_ok else want
     for name, fn in cases.items():
@@ -414,7 +431,7 @@ def _gates(cases, dtype, truth, inputs, precheck) -> dict[str, str]:
         got, error = result(name, fn)
         if error is None and against is None:
             error = "FAIL: nothing to check against (nnkernels failed and there is no truth)"
-        status[name] = error or gate(got, against, dtype, inputs)
+        status[name] = error or gate_fn(got, against, dtype, inputs)
     return status
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -48,6 +50,10 @@ def load(name: str) -> Family:
         module = importlib.import_module(f"bench_{name}")
     except ImportError as e:
         return Family(name, unavailable=f"import failed: {e}")
+    if not callable(getattr(module, "specs", None)):
+        return Family(
+            name, unavailable=f"bench_{name}.py has no specs() (see benchmarks/README.md)"
+        )
     reason = getattr(module, "available", lambda: None)()
     return Family(name, None if reason else module, reason)
 
@@ -84,14 +90,19 @@ class Progress:
             if tqdm is not None:
                 self.bar = tqdm.tqdm(total=total, unit="row", file=sys.stderr, leave=False)
 
-    def step(self, label: str) -> None:
+    def start(self, label: str) -> None:
+        """Show the row about to run."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(label)
+        elif self.enabled:
+            sys.stderr.write(f"\r\033[K[{self.done + 1}/{self.total}] {label}")
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        """Count a row as done."""
         self.done += 1
         if self.bar is not None:
-            self.bar.set_postfix_str(label, refresh=False)
             self.bar.update()
-        elif self.enabled:
-            sys.stderr.write(f"\r\033[K[{self.done}/{self.total}] {label}")
-            sys.stderr.flush()
 
     def write(self, line: str) -> None:
         if self.bar is not None:
@@ -136,6 +147,7 @@ def run_spec(family: str, spec: harness.Spec, opts: harness.Options) -> dict:
         opts.repeats,
         opts.min_time,
         bench.precheck,
+        bench.gate,
     )
 
 
@@ -168,13 +180,14 @@ def run_suite(
     try:
         for family, spec in work:
             for t in threads:
+                bar.start(f"{family}/{spec.op} {spec.shape}, {np.dtype(spec.dtype)}, {t} thr.")
                 with harness.threads(t):
                     row = run_spec(family, spec, opts)
                     if quiet_wait and report.busy(row):
                         waited = harness.wait_for_quiet(quiet_wait)
                         row = dict(run_spec(family, spec, opts), waited_for_quiet=round(waited, 1))
                 rows.append(row)
-                bar.step(report.row_label(row, where=True))
+                bar.finish()
                 if verbose:
                     bar.write(report.row_line(row))
     finally:

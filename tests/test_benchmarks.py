@@ -118,6 +118,18 @@ def test_a_loss_value_precheck_fails_nnkernels():
     assert row["cases"]["numpy"]["gate"] == "ok"  # checked against the truth instead
 
 
+def test_a_family_gate_replaces_the_tolerance():
+    cases = {"nnkernels": lambda: np.array([0.91]), "close": lambda: np.array([0.93])}
+    cases["far"] = lambda: np.array([0.5])
+    row = harness.bench_row(
+        {"op": "epoch"}, 10, np.float32, 0, cases, None, None, 1, 1e-5, None, harness.within(0.05)
+    )
+    c = row["cases"]
+    assert c["close"]["gate"] == "ok" and c["close"]["median"] > 0
+    assert c["far"]["gate"].startswith("FAIL") and "median" not in c["far"]
+    assert row["copy"] is None  # arrays=0: no roofline
+
+
 def test_a_raising_row_is_reported(rows):
     def boom():
         raise ValueError("no inputs")
@@ -158,13 +170,17 @@ def test_filter_and_no_write(tmp_path, capsys):
 
 def test_a_family_that_cannot_import_is_not_available(tmp_path, monkeypatch):
     (tmp_path / "bench_needsnn.py").write_text("import nnkernels.no_such_module\n")
-    (tmp_path / "bench_declines.py").write_text("def available():\n    return 'no data'\n")
+    (tmp_path / "bench_declines.py").write_text(
+        "def specs(opts):\n    return []\n\ndef available():\n    return 'no data'\n"
+    )
+    (tmp_path / "bench_oldstyle.py").write_text("def main():\n    pass\n")
     monkeypatch.setattr(run, "HERE", tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     families = {f.name: f for f in run.discover()}
     assert families["needsnn"].module is None
     assert "nnkernels.no_such_module" in families["needsnn"].unavailable
     assert families["declines"].module is None and families["declines"].unavailable == "no data"
+    assert "has no specs()" in families["oldstyle"].unavailable
     assert "bench_activations.py does not exist" in families["activations"].unavailable
 
 
