@@ -1,20 +1,17 @@
-"""Benchmark nnkernels' activations against NumPy, PyTorch CPU and numexpr.
+"""Activations family: nnkernels against NumPy, PyTorch CPU and numexpr.
 
 Every elementwise activation, forward (``y = f(x)`` into a preallocated ``out``) and backward
 (``dx = dy f'(x)``, from the saved output y where nnkernels accepts it, else from x), plus softmax
 and log-softmax over rows. PyTorch and numexpr are optional: absent peers are skipped and named in
-the output. Run ``python benchmarks/bench_activations.py --help``; see ``benchmarks/README.md``.
+the notes. Run through ``python benchmarks/run.py`` (``--filter '^activations/'``), or this file
+alone with the same options; see ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
 import math
-import os
-import re
-import socket
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +31,9 @@ SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 SA = SELU_SCALE * SELU_ALPHA
 GELU_C, GELU_K = math.sqrt(2 / math.pi), 0.044715
 SQRT1_2, INV_SQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
+FAMILY = "activations"
 SIZES = (4096, 65536, 1 << 20, 1 << 24)
+QUICK_SIZES = (4096, 1 << 18)
 SOFTMAX_SHAPE = (4096, 1000)
 
 # Each activation runs with its default parameters; a peer may use any expression that is exact
@@ -697,292 +696,78 @@ def softmax_cases(log: bool, backward: bool, inp: Inputs) -> tuple[dict, Callabl
     return cases, truth
 
 
-# ---- report ---------------------------------------------------------------------------------
-
-PEERS = ("numpy", "torch", "numexpr")
+# ---- the family interface (benchmarks/README.md) ---------------------------------------------
 
 
-def size_label(n: int) -> str:
-    """4096 -> '4K', 1048576 -> '1M'."""
-    for unit, div in (("M", 1 << 20), ("K", 1 << 10)):
-        if n % div == 0:
-            return f"{n // div}{unit}"
-    return str(n)
+@functools.lru_cache(maxsize=1)
+def inputs(shape, dtype) -> Inputs:
+    """The inputs of the latest shape and dtype: rows run in that order, so each is made once."""
+    return Inputs(shape, dtype)
 
 
-def row_label(r: dict, where: bool = False) -> str:
-    """'gelu forward', or with ``where`` 'gelu forward, 1M, float32, 2 threads'."""
-    label = f"{r['op']} {r['pass']}"
-    if where:
-        label += f", {r['shape']}, {r['dtype']}, {r['threads']} thread{'s' * (r['threads'] > 1)}"
-    return label
-
-
-def summarize(r: dict) -> str:
-    """One progress line per row."""
-    nk_case = r["cases"]["nnkernels"]
-    if "median" not in nk_case:
-        return f"{row_label(r):28s} {r['shape']:>9s} {nk_case['gate']}"
-    ups = harness.speedups(r)
-    fails = [f"{k} {c['gate'].split(':')[0]}" for k, c in r["cases"].items() if c["gate"] != "ok"]
-    return (
-        f"{row_label(r):28s} {r['shape']:>9s} {r['dtype']} t={r['threads']}: "
-        f"{r['n'] / nk_case['median']:6.2f} Gelem/s "
-        f"{100 * harness.bandwidth(r) / harness.copy_bandwidth(r):4.0f}% copy | "
-        + " ".join(f"{p} {u:.2f}x" for p, u in ups.items())
-        + (f" | {', '.join(fails)}" if fails else "")
-        + (f" | busy {_busy(r)}" if _busy(r) else "")
-    )
-
-
-def _busy(r: dict) -> float | None:
-    """Cores other processes kept busy during the row, when that is enough to matter."""
-    load = r.get("other_load")
-    return load if load is not None and load >= 0.25 else None
-
-
-def overlaps(a: dict, b: dict) -> bool:
-    """Whether two timings' interquartile ranges overlap (the difference is within noise)."""
-    return a["q1"] <= b["q3"] and b["q1"] <= a["q3"]
-
-
-def markdown(rows: list[dict], env: dict, notes: list[str]) -> str:
-    """The results page: one table per (dtype, threads), then slower cells and gate failures."""
-    cfg = env["nnkernels"]
-    v = env["versions"]
-    out = [
-        f"# Activations benchmark: {env['hostname']}",
-        "",
-        f"{env['date']}; CPU {env['cpu'].get('model name', '?')} ({env['cpu_count']} cores); "
-        f"nnkernels {cfg.get('version')} ISA {cfg.get('isa')}; NumPy {v['numpy']}, "
-        f"PyTorch {v['torch'] or 'absent'}, numexpr {v['numexpr'] or 'absent'}, "
-        f"SciPy {v['scipy'] or 'absent'}; load average at start {env['loadavg']}.",
-        "",
-        "Gelem/s = elements per ns of the median call; `×peer` = peer time / nnkernels time "
-        "(> 1: nnkernels faster), against the peer's fastest variant; `IQR %` = nnkernels' "
-        "interquartile range over its median; `% copy` = nnkernels' effective bandwidth "
-        "over `np.copyto`'s in the same row; `other load` = cores other processes kept busy "
-        "during the row (shown from 0.25: such rows are unreliable); † marks a result "
-        "beyond the strict tolerance of the correctness gate but within the loose one, ✗ one "
-        "beyond both (listed at the end). See benchmarks/README.md.",
-        "",
-    ]
-    out += [f"- {n}" for n in notes] + ([""] if notes else [])
-    peers = [p for p in PEERS if any(harness.peer_of(k) == p for r in rows for k in r["cases"])]
-    header = ["op", "pass", "n", "nnkernels Gelem/s", "IQR %"]
-    for p in peers:
-        header += [f"{p} Gelem/s", f"×{p}"]
-    header += ["GB/s", "copy GB/s", "% copy", "other load"]
-    blocks: dict[tuple, list] = {}
-    for r in rows:
-        blocks.setdefault((r["dtype"], r["threads"]), []).append(r)
-    for (dtype, threads), block in blocks.items():
-        out += [f"## {dtype}, {threads} thread{'s' * (threads > 1)}", ""]
-        table = []
-        for r in block:
-            c = r["cases"]
-            ups, fastest = harness.speedups(r), harness.best(r)
-            line = [
-                r["op"],
-                r["pass"] + ("" if r["pass"] == "forward" else f" ({r['saved']})"),
-                r["shape"],
-            ]
-            if "median" in c["nnkernels"]:
-                t = c["nnkernels"]
-                line += [
-                    _marked(r["n"] / t["median"], t["gate"]),
-                    100 * (t["q3"] - t["q1"]) / t["median"],
-                ]
-            else:
-                line += ["FAIL", ""]
-            for p in peers:
-                if p in fastest:
-                    line += [
-                        r["n"] / fastest[p][1],
-                        _marked(ups.get(p, ""), c[fastest[p][0]]["gate"]),
-                    ]
-                else:
-                    line += ["FAIL" if any(harness.peer_of(k) == p for k in c) else "-", ""]
-            bw = harness.bandwidth(r) if "median" in c["nnkernels"] else float("nan")
-            line += [
-                bw,
-                harness.copy_bandwidth(r),
-                100 * bw / harness.copy_bandwidth(r),
-                _busy(r) or "",
-            ]
-            table.append(line)
-        out += [harness.markdown_table(header, table, left=2), ""]
-    slower, failures = slower_cells(rows), gate_failures(rows)
-    out += ["## Where nnkernels is slower than a peer", ""]
-    out += [f"- {s}" for s in slower] or ["None."]
-    out += ["", "## Correctness-gate failures", ""]
-    out += [f"- {f}" for f in failures] or ["None."]
-    return "\n".join(out) + "\n"
-
-
-def _marked(value, gate: str):
-    """A table value, followed by † when its case is only within the loose tolerance and ✗
-    when it fails it (nnkernels is timed even then)."""
-    mark = {"ok": "", "inexact": "†"}.get(gate.split(":")[0], "✗")
-    return f"{harness.fmt(value)}{mark}" if mark and value != "" else value
-
-
-def slower_cells(rows: list[dict]) -> list[str]:
-    """Every (op, pass, size, dtype, threads) where a peer's fastest case beats nnkernels."""
-    cells = []
-    for r in rows:
-        fastest = harness.best(r)
-        for p, u in harness.speedups(r).items():
-            if u < 1:
-                noise = overlaps(r["cases"]["nnkernels"], r["cases"][fastest[p][0]])
-                cells.append(
-                    f"{row_label(r, True)}: {fastest[p][0]} {1 / u:.2f}× faster "
-                    f"(ratio {u:.2f})"
-                    + (" — IQRs overlap" if noise else "")
-                    + (f" — machine busy ({_busy(r)} cores of other work)" if _busy(r) else "")
-                )
-    return cells
-
-
-def gate_failures(rows: list[dict]) -> list[str]:
-    """Every case whose result is not within the strict tolerance (FAIL first)."""
-    out = [
-        f"{row_label(r, True)}: {k}: {c['gate']}"
-        for r in rows
-        for k, c in r["cases"].items()
-        if c["gate"] != "ok"
-    ]
-    return sorted(out, key=lambda f: ": inexact" in f)
-
-
-# ---- main -----------------------------------------------------------------------------------
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    def ints(s):
-        return [int(v) for v in s.split(",") if v]
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--quick",
-        action="store_true",
-        help="float32, sizes 4096 and 262144, 3 repeats of >= 1 ms: well under a "
-        "minute (explicit options still win)",
-    )
-    ap.add_argument("--filter", default="", help="regex searched in 'op:pass' ('^gelu', ':back')")
-    ap.add_argument("--threads", type=ints, help="thread counts (default 1 and all cores)")
-    ap.add_argument("--dtype", help="float32,float64 (default both)")
-    ap.add_argument("--sizes", type=ints, help="element counts (default 4096,65536,1M,16M)")
-    ap.add_argument("--repeats", type=int, help="samples per case (default 7)")
-    ap.add_argument("--min-time", type=float, help="seconds per sample (default 0.002)")
-    ap.add_argument("--no-softmax", action="store_true", help="skip the softmax rows")
-    ap.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="when other processes kept a quarter core or more busy during a row, "
-        "wait up to SECONDS for the machine to calm down and run the row again "
-        "(once)",
-    )
-    ap.add_argument("--out", help="results name (default: the hostname)")
-    ap.add_argument("--no-write", action="store_true", help="print only; write no results")
-    a = ap.parse_args(argv)
-    cores = os.cpu_count() or 1
-    quick = a.quick
-    a.threads = a.threads or sorted({1, cores})
-    a.dtype = [
-        np.dtype(d) for d in (a.dtype or ("float32" if quick else "float32,float64")).split(",")
-    ]
-    a.sizes = a.sizes or ([4096, 1 << 18] if quick else list(SIZES))
-    a.repeats = a.repeats or (3 if quick else 7)
-    a.min_time = a.min_time or (1e-3 if quick else 2e-3)
-    return a
-
-
-def run_row(name: str, pass_: str, inp: Inputs, n: int, dtype, a: argparse.Namespace) -> dict:
-    """Gate and time one row (again after a calm-down when ``--quiet-wait`` asks); print it."""
-    backward = pass_ == "backward"
+def make(name: str, pass_: str, shape, dtype) -> harness.Bench:
+    """The cases, truth and inputs of one row."""
+    inp, backward = inputs(shape, np.dtype(dtype)), pass_ == "backward"
     if name.endswith("softmax"):
-        (cases, truth), saved = softmax_cases(name == "log_softmax", backward, inp), "y"
+        cases, truth = softmax_cases(name == "log_softmax", backward, inp)
     else:
-        cases, truth, saved = activation_cases(name, backward, inp)
-    key = {
-        "family": "activations",
-        "op": name,
-        "pass": pass_,
-        "saved": saved,
-        "shape": "x".join(size_label(d) for d in inp.x.shape),
-    }
-    inputs = {"x": inp.x, "dy": inp.dy, "y": inp.y} if backward else {"x": inp.x}
-    args = (key, n, dtype, 3 if backward else 2, cases, truth, inputs, a.repeats, a.min_time)
-    row = harness.bench_row(*args)
-    if a.quiet_wait and _busy(row):
-        waited = harness.wait_for_quiet(a.quiet_wait)
-        row = dict(harness.bench_row(*args), waited_for_quiet=round(waited, 1))
-    print(summarize(row), flush=True)
-    return row
+        cases, truth, _ = activation_cases(name, backward, inp)
+    named = {"x": inp.x, "dy": inp.dy, "y": inp.y} if backward else {"x": inp.x}
+    return harness.Bench(cases, truth, named)
 
 
-def main(argv=None) -> int:
-    a = parse_args(argv)
-    pattern = re.compile(a.filter)
-    notes = []
+def specs(opts: harness.Options) -> list[harness.Spec]:
+    """Every activation forward and backward per dtype and size, then softmax over rows."""
+    out = []
+    for dtype in opts.pick_dtypes():
+        work = [((n,), name) for n in opts.pick_sizes(SIZES, QUICK_SIZES) for name in ROWS]
+        work += [(SOFTMAX_SHAPE, name) for name in ("softmax", "log_softmax")]
+        for shape, name in work:
+            act = nk.activations.get(ROWS[name][0] if name in ROWS else name)
+            for pass_ in ("forward", "backward"):
+                backward = pass_ == "backward"
+                saved = ("y" if act.from_output else "x") if backward else None
+                out.append(
+                    harness.Spec(
+                        op=f"{name}:{pass_}",
+                        shape="x".join(harness.size_label(d) for d in shape),
+                        n=math.prod(shape),
+                        dtype=dtype,
+                        arrays=3 if backward else 2,
+                        make=functools.partial(make, name, pass_, shape, dtype),
+                        key={"pass": pass_, "saved": saved},
+                        curve=len(shape) == 1,
+                    )
+                )
+    return out
+
+
+def notes() -> list[str]:
+    """What the reader of the results needs to know about these peers."""
+    out = []
     if torch is None:
-        notes.append("PyTorch is not installed: its columns are skipped.")
+        out.append("PyTorch is not installed: its columns are skipped.")
     else:
-        notes.append(
+        out.append(
             "PyTorch peers call ATen ops directly (no autograd), on tensors made once "
             "with torch.from_numpy; `torch[out]` writes into a preallocated tensor. "
             "No torch out= variant for binary_step forward and mish backward; "
             "logsigmoid backward gets the buffer of log_sigmoid_forward, made once."
         )
     if numexpr is None:
-        notes.append("numexpr is not installed: its columns are skipped.")
+        out.append("numexpr is not installed: its columns are skipped.")
     else:
-        notes.append("numexpr cannot express erf: no numexpr peer for gelu (approximate='none').")
+        out.append("numexpr cannot express erf: no numexpr peer for gelu (approximate='none').")
     if special is None:
-        notes.append("SciPy is not installed: no NumPy peer (erf) for gelu.")
-    notes.append("NumPy runs single-threaded whatever the thread count.")
-    if a.quiet_wait:
-        notes.append(
-            f"A row during which other processes kept a quarter core or more busy was run "
-            f"again after waiting up to {a.quiet_wait:g} s for quiet; the page shows "
-            f"the second run and its `other load`."
-        )
-    env = harness.environment(a.threads)
-    rows, start = [], time.perf_counter()
-    for dtype in a.dtype:
-        work = [(n, n, name) for n in a.sizes for name in ROWS]
-        if not a.no_softmax:
-            work += [
-                (math.prod(SOFTMAX_SHAPE), SOFTMAX_SHAPE, name)
-                for name in ("softmax", "log_softmax")
-            ]
-        last_shape, inp = None, None
-        for n, shape, name in work:
-            todo = [p for p in ("forward", "backward") if pattern.search(f"{name}:{p}")]
-            if not todo:
-                continue
-            if shape != last_shape:
-                last_shape, inp = shape, Inputs(shape, dtype)
-            for threads in a.threads:
-                with harness.threads(threads):
-                    rows += [run_row(name, p, inp, n, dtype, a) for p in todo]
-    print(f"{len(rows)} rows in {time.perf_counter() - start:.0f} s")
-    env["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-    slower, failures = slower_cells(rows), gate_failures(rows)
-    if slower:
-        print("\nnnkernels slower than a peer:\n  " + "\n  ".join(slower))
-    if failures:
-        print("\nCorrectness-gate failures:\n  " + "\n  ".join(failures))
-    if not a.no_write:
-        paths = harness.write_results(
-            a.out or socket.gethostname(), rows, env, markdown(rows, env, notes)
-        )
-        print("wrote " + " and ".join(str(p) for p in paths))
-    return 0
+        out.append("SciPy is not installed: no NumPy peer (erf) for gelu.")
+    out.append(
+        "Backward passes use the saved output y where nnkernels accepts it (JSON field "
+        "`saved`), else x. NumPy runs single-threaded whatever the thread count."
+    )
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import run
+
+    sys.exit(run.main(family=sys.modules[__name__]))

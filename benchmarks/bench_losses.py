@@ -1,19 +1,17 @@
-"""Benchmark nnkernels' fused losses (value and gradient in one pass) against PyTorch and NumPy.
+"""Losses family: fused value and gradient in one pass, against PyTorch and NumPy.
 
 cross_entropy value+grad at (N, C) = (4096, 10), (1024, 1000), (256, 32000) against PyTorch
 cross_entropy forward + backward and a NumPy implementation; pointwise losses at 1M and 16M
 against NumPy and the copy roofline (12 bytes per float32 element: pred, target, grad). Every
 case is checked against nnkernels (and nnkernels against the float64 reference) before timing;
-the gradient is what is compared, the loss is checked once per row. PyTorch is optional. Run
-``python benchmarks/bench_losses.py --help``.
+the gradient is what is compared, the loss value is checked once per row. PyTorch is optional.
+Run through ``python benchmarks/run.py`` (``--filter '^losses/'``) or this file alone.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
+import functools
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +27,11 @@ from tests import reference as R  # noqa: E402
 torch = harness.optional("torch")
 L = nk.losses
 
+FAMILY = "losses"
 CE_SHAPES = ((4096, 10), (1024, 1000), (256, 32000))
 POINTWISE = ("mse", "huber", "log_cosh", "binary_cross_entropy_with_logits")
 SIZES = (1 << 20, 1 << 24)
+QUICK_SIZES = (1 << 20,)
 
 
 # ---- NumPy peers: (loss, grad) with reduction="mean" ----
@@ -100,32 +100,36 @@ def torch_pointwise(name, p, t):
     return run
 
 
-def check_loss(got, want, dtype, what):
+def loss_check(got, want, dtype) -> str | None:
+    """None when nnkernels' loss value matches the reference's, else what differs."""
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    if not abs(float(got) - float(want)) <= rtol * abs(float(want)) + 1e-12:
-        raise SystemExit(f"{what}: loss {got!r} but the reference says {want!r}")
+    if abs(float(got) - float(want)) <= rtol * abs(float(want)) + 1e-12:
+        return None
+    return f"loss value {float(got)!r}, the reference says {float(want)!r}"
 
 
-def ce_row(shape, dtype, rng, a):
+def ce_bench(shape, dtype) -> harness.Bench:
     N, C = shape
+    rng = np.random.default_rng(7)
     z = rng.normal(0, 3, shape).astype(dtype)
     y = rng.integers(0, C, N)
     g = np.empty_like(z)
     ref_v, ref_g = R.loss_cross_entropy(z, y)
-    check_loss(L.cross_entropy(z, y), ref_v.mean(), dtype, f"cross_entropy {shape}")
     cases = {
         "nnkernels": lambda: L.cross_entropy_value_and_grad(z, y, out=g)[1],
         "numpy": lambda: np_cross_entropy(z, y)[1],
     }
     if torch is not None:
         cases["torch"] = torch_cross_entropy(z, y)
-    key = {"family": "losses", "op": "cross_entropy", "shape": f"{N}x{C}"}
-    return harness.bench_row(
-        key, N * C, dtype, 2, cases, lambda: ref_g / N, None, a.repeats, a.min_time
+    return harness.Bench(
+        cases,
+        truth=lambda: ref_g / N,
+        precheck=lambda: loss_check(L.cross_entropy(z, y), ref_v.mean(), dtype),
     )
 
 
-def pointwise_row(name, n, dtype, rng, a):
+def pointwise_bench(name, n, dtype) -> harness.Bench:
+    rng = np.random.default_rng(7)
     p = rng.normal(0, 2, n).astype(dtype)
     t = rng.normal(0, 2, n).astype(dtype)
     if name == "binary_cross_entropy_with_logits":
@@ -133,95 +137,63 @@ def pointwise_row(name, n, dtype, rng, a):
     g = np.empty_like(p)
     fn = getattr(L, name + "_value_and_grad")
     ref_v, ref_g = R.LOSS_REFS[name](p, t)
-    check_loss(getattr(L, name)(p, t), ref_v.mean(), dtype, f"{name} {n}")
     cases = {
         "nnkernels": lambda: fn(p, t, out=g)[1],
         "numpy": lambda: np_pointwise(name, p, t)[1],
     }
     if torch is not None:
         cases["torch"] = torch_pointwise(name, p, t)
-    key = {"family": "losses", "op": name, "shape": str(n)}
-    truth = lambda: ref_g / n  # noqa: E731
-    return harness.bench_row(key, n, dtype, 3, cases, truth, None, a.repeats, a.min_time)
-
-
-def summarize(row) -> str:
-    ups = harness.speedups(row)
-    bw = harness.bandwidth(row) / harness.copy_bandwidth(row)
-    gates = {k: c["gate"] for k, c in row["cases"].items() if c["gate"] != "ok"}
-    med = row["cases"]["nnkernels"].get("median", float("nan")) / 1e3
-    return (
-        f"{row['op']:>34} {row['shape']:>10} {row['dtype']} t={row['threads']}: "
-        f"nnkernels {med:9.1f} us, {100 * bw:5.0f}% of copy; speed-up "
-        + ", ".join(f"{p} {s:.2f}x" for p, s in ups.items())
-        + (f"  gates: {gates}" if gates else "")
+    return harness.Bench(
+        cases,
+        truth=lambda: ref_g / n,
+        inputs={"pred": p, "target": t},
+        precheck=lambda: loss_check(getattr(L, name)(p, t), ref_v.mean(), dtype),
     )
 
 
-def table_row(r) -> list:
-    ups = harness.speedups(r)
-    return [
-        r["op"],
-        r["shape"],
-        r["dtype"],
-        r["threads"],
-        r["cases"]["nnkernels"]["median"] / 1e3,
-        100 * harness.bandwidth(r) / harness.copy_bandwidth(r),
-        ups.get("torch", float("nan")),
-        ups.get("numpy", float("nan")),
+# ---- the family interface (benchmarks/README.md) ---------------------------------------------
+
+
+def specs(opts: harness.Options) -> list[harness.Spec]:
+    """cross_entropy at its (N, C) shapes (one in a quick run), then the pointwise losses per
+    size; float32 unless asked otherwise."""
+    out = []
+    key = {"pass": "value_and_grad"}
+    for dtype in opts.pick_dtypes(full=("float32",)):
+        for N, C in CE_SHAPES[1:2] if opts.quick else CE_SHAPES:
+            out.append(
+                harness.Spec(
+                    "cross_entropy",
+                    f"{N}x{C}",
+                    N * C,
+                    dtype,
+                    2,
+                    functools.partial(ce_bench, (N, C), dtype),
+                    key=key,
+                )
+            )
+        for n in opts.pick_sizes(SIZES, QUICK_SIZES):
+            for name in POINTWISE:
+                make = functools.partial(pointwise_bench, name, n, dtype)
+                out.append(harness.Spec(name, harness.size_label(n), n, dtype, 3, make, key=key))
+    return out
+
+
+def notes() -> list[str]:
+    """What the reader of the results needs to know about these peers."""
+    out = [
+        "Losses: the gradient (reduction='mean') is what is gated and compared; nnkernels' loss "
+        "value is checked against the float64 reference once per row. cross_entropy's roofline "
+        "counts logits and gradient (2 arrays), pointwise losses pred, target, gradient (3).",
     ]
-
-
-def parse_args(argv=None):
-    def ints(s):
-        return [int(v) for v in s.split(",") if v]
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1 thread, 1M only, 3 repeats of 1 ms")
-    ap.add_argument("--threads", type=ints, help="thread counts (default 1 and all cores)")
-    ap.add_argument("--dtype", default="float32", help="float32,float64 (default float32)")
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--min-time", type=float, default=2e-3)
-    ap.add_argument("--only", default="", help="'ce' or 'pointwise' (default both)")
-    ap.add_argument("--out", help="results name (default: losses-<hostname>)")
-    ap.add_argument("--no-write", action="store_true")
-    a = ap.parse_args(argv)
-    a.dtype = [np.dtype(d) for d in a.dtype.split(",")]
-    if a.threads is None:
-        a.threads = [1] if a.quick else sorted({1, os.cpu_count() or 1})
-    a.sizes = SIZES[:1] if a.quick else SIZES
-    if a.quick:
-        a.repeats, a.min_time = 3, 1e-3
-    return a
-
-
-def main(argv=None) -> int:
-    a = parse_args(argv)
-    rng = np.random.default_rng(7)
-    env = harness.environment(a.threads)
-    rows, start = [], time.perf_counter()
-    for dtype in a.dtype:
-        for threads in a.threads:
-            with harness.threads(threads):
-                if torch is not None:
-                    torch.set_num_threads(threads)
-                if a.only in ("", "ce"):
-                    for shape in CE_SHAPES:
-                        rows.append(ce_row(shape, dtype, rng, a))
-                        print(summarize(rows[-1]), flush=True)
-                if a.only in ("", "pointwise"):
-                    for n in a.sizes:
-                        for name in POINTWISE:
-                            rows.append(pointwise_row(name, n, dtype, rng, a))
-                            print(summarize(rows[-1]), flush=True)
-    print(f"{len(rows)} rows in {time.perf_counter() - start:.0f} s")
-    if not a.no_write:
-        header = ["op", "shape", "dtype", "threads", "nnkernels us", "% of copy"]
-        md = harness.markdown_table(header + ["vs torch", "vs numpy"], [table_row(r) for r in rows])
-        paths = harness.write_results(a.out or f"losses-{env['hostname']}", rows, env, md + "\n")
-        print("wrote", *paths)
-    return 0
+    if torch is None:
+        out.append("PyTorch is not installed: its loss columns are skipped.")
+    else:
+        out.append("PyTorch loss peers are forward + autograd backward (log_cosh as log(cosh(d))).")
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import run
+
+    sys.exit(run.main(family=sys.modules[__name__]))

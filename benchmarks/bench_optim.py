@@ -1,19 +1,17 @@
-"""Benchmark nnkernels.optim steps against PyTorch (for-loop, foreach, fused) and NumPy.
+"""Optimizers family: nnkernels.optim steps against PyTorch (for-loop, foreach, fused) and NumPy.
 
-One row is one optimizer step over a list of float32 arrays: 1x16M, 1x1M, 1x200k, 200x1k and
-2000x100 elements. Every implementation owns its copy of the parameters and state, and before
-timing each one's first step is checked against nnkernels' (harness.bench_row). Bytes per
-element (the copy-roofline comparison): SGD 12, momentum/Adagrad/RMSprop/Lion 20, Adam family 28.
-Uses benchmarks/harness.py. ``python benchmarks/bench_optim.py --help``.
+One row is one optimizer step over a list of arrays (float32 unless asked otherwise): 1x16M,
+1x1M, 1x200k, 200x1k and 2000x100 elements (``--sizes`` replaces them by one array of each
+size). Every implementation owns its copy of the parameters and state, and before timing each
+one's first step is checked against nnkernels' (harness.bench_row). Bytes per element (the
+copy-roofline comparison, float32): SGD 12, momentum/Adagrad/RMSprop/Lion 20, Adam family 28.
+Run through ``python benchmarks/run.py`` (``--filter '^optim/'``) or this file alone.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
-import socket
+import functools
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +24,21 @@ import nnkernels as nk  # noqa: E402
 
 torch = harness.optional("torch")
 
-# Row name -> (nnkernels class, options, torch.optim class or None, torch has fused, bytes/elem)
+FAMILY = "optim"
+# Row name -> (nnkernels class, options, torch.optim class or None, torch has fused, arrays
+# touched per element: bytes per element are this times the itemsize)
 OPTIMIZERS = {
-    "SGD": ("SGD", {"lr": 1e-3}, "SGD", True, 12),
-    "SGD-momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}, "SGD", True, 20),
-    "Adagrad": ("Adagrad", {"lr": 1e-2}, "Adagrad", True, 20),
-    "RMSprop": ("RMSprop", {"lr": 1e-3}, "RMSprop", False, 20),
-    "Adam": ("Adam", {"lr": 1e-3}, "Adam", True, 28),
-    "AdamW": ("AdamW", {"lr": 1e-3}, "AdamW", True, 28),
-    "Adamax": ("Adamax", {"lr": 2e-3}, "Adamax", False, 28),
-    "Adadelta": ("Adadelta", {"lr": 1.0}, "Adadelta", False, 28),
-    "NAdam": ("NAdam", {"lr": 2e-3}, "NAdam", False, 28),
-    "RAdam": ("RAdam", {"lr": 1e-3}, "RAdam", False, 28),
-    "Lion": ("Lion", {"lr": 1e-4}, None, False, 20),
+    "SGD": ("SGD", {"lr": 1e-3}, "SGD", True, 3),
+    "SGD-momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}, "SGD", True, 5),
+    "Adagrad": ("Adagrad", {"lr": 1e-2}, "Adagrad", True, 5),
+    "RMSprop": ("RMSprop", {"lr": 1e-3}, "RMSprop", False, 5),
+    "Adam": ("Adam", {"lr": 1e-3}, "Adam", True, 7),
+    "AdamW": ("AdamW", {"lr": 1e-3}, "AdamW", True, 7),
+    "Adamax": ("Adamax", {"lr": 2e-3}, "Adamax", False, 7),
+    "Adadelta": ("Adadelta", {"lr": 1.0}, "Adadelta", False, 7),
+    "NAdam": ("NAdam", {"lr": 2e-3}, "NAdam", False, 7),
+    "RAdam": ("RAdam", {"lr": 1e-3}, "RAdam", False, 7),
+    "Lion": ("Lion", {"lr": 1e-4}, None, False, 5),
 }
 LAYOUTS = {
     "1x16M": (1, 1 << 24),
@@ -47,6 +47,7 @@ LAYOUTS = {
     "200x1k": (200, 1000),
     "2000x100": (2000, 100),
 }
+QUICK = (("SGD", "Adam"), ("1x1M", "1x200k", "200x1k"))
 
 
 # ---- vectorized NumPy peers: in place, temporaries made once ---------------------------------
@@ -106,10 +107,11 @@ def numpy_step(name: str, params, grads, opts):
 # ---- one row -----------------------------------------------------------------------------------
 
 
-def cases_for(name: str, count: int, size: int, rng):
+def cases_for(name: str, count: int, size: int, dtype=np.float32) -> harness.Bench:
     kind, opts, tname, fused, _ = OPTIMIZERS[name]
-    base = [rng.standard_normal(size).astype(np.float32) for _ in range(count)]
-    grads = [rng.standard_normal(size).astype(np.float32) * 0.1 for _ in range(count)]
+    rng = np.random.default_rng(0)
+    base = [rng.standard_normal(size).astype(dtype) for _ in range(count)]
+    grads = [(rng.standard_normal(size) * 0.1).astype(dtype) for _ in range(count)]
 
     def fresh():
         return [p.copy() for p in base]
@@ -149,160 +151,57 @@ def cases_for(name: str, count: int, size: int, rng):
             return np_params[0]
 
         cases["numpy"] = np_step
-    return cases
+    return harness.Bench(cases)
 
 
-def summarize(row) -> str:
-    best = harness.best(row)
-    us = best["nnkernels"][1] / 1e3
-    gbs = harness.bandwidth(row)
-    cells = [
-        f"{row['op']:<13}{row['layout']:>9}  nnkernels {us:9.1f} us "
-        f"{gbs:6.1f} GB/s ({100 * gbs / harness.copy_bandwidth(row):4.0f}% of copy)"
-    ]
-    for peer, (case, ns) in best.items():
-        if peer != "nnkernels":
-            cells.append(f"{case} {ns / 1e3:.1f} us (x{ns / best['nnkernels'][1]:.2f})")
-    return "  ".join(cells)
+# ---- the family interface (benchmarks/README.md) ---------------------------------------------
 
 
-def markdown(rows, env, notes) -> str:
-    header = [
-        "optimizer",
-        "arrays",
-        "nnkernels µs",
-        "GB/s",
-        "% of copy",
-        "torch loop µs",
-        "torch foreach µs",
-        "torch fused µs",
-        "NumPy µs",
-        "speed-up vs best torch",
-        "other load",
-    ]
+def specs(opts: harness.Options) -> list[harness.Spec]:
+    """Every optimizer over every layout (SGD and Adam over three in a quick run); float32
+    unless asked otherwise."""
+    names, layouts = QUICK if opts.quick else (OPTIMIZERS, LAYOUTS)
+    shapes = {k: LAYOUTS[k] for k in layouts}
+    if opts.sizes:
+        shapes = {f"1x{harness.size_label(n)}": (1, n) for n in opts.sizes}
     out = []
-    for row in rows:
-        c = row["cases"]
-
-        def us(name, c=c):
-            return c[name]["median"] / 1e3 if "median" in c.get(name, {}) else "—"
-
-        gbs = harness.bandwidth(row)
-        sp = harness.speedups(row).get("torch", "—")
-        out.append(
-            [
-                row["op"],
-                row["layout"],
-                us("nnkernels"),
-                gbs,
-                100 * gbs / harness.copy_bandwidth(row),
-                us("torch[loop]"),
-                us("torch[foreach]"),
-                us("torch[fused]"),
-                us("numpy"),
-                sp,
-                row["other_load"],
-            ]
-        )
-    ratio_lines = []
-    for op in dict.fromkeys(r["op"] for r in rows):
-        t = {r["layout"]: r["cases"]["nnkernels"]["median"] for r in rows if r["op"] == op}
-        if "200x1k" in t and "1x200k" in t:
-            ratio_lines.append(
-                f"- {op}: 200x1k / 1x200k = {t['200x1k'] / t['1x200k']:.2f}"
-                + (
-                    f", 2000x100 / 1x200k = {t['2000x100'] / t['1x200k']:.2f}"
-                    if "2000x100" in t
-                    else ""
+    for dtype in opts.pick_dtypes(full=("float32",)):
+        for name in names:
+            for label, (count, size) in shapes.items():
+                out.append(
+                    harness.Spec(
+                        op=name,
+                        shape=label,
+                        n=count * size,
+                        dtype=dtype,
+                        arrays=OPTIMIZERS[name][4],
+                        make=functools.partial(cases_for, name, count, size, dtype),
+                        unit="param",
+                        key={"pass": "step", "tensors": count},
+                        curve=count == 1,
+                    )
                 )
-            )
-    return "\n".join(
-        [
-            "# nnkernels.optim benchmark",
-            "",
-            f"{env['date']}, {env['cpu'].get('model name', '?')}, {env['cpu_count']} cores, "
-            f"threads {env['threads']}, load {env['loadavg']}.",
-            "",
-            *[f"- {n}" for n in notes],
-            "",
-            "Medians of interleaved samples; GB/s counts the optimizer's bytes per element "
-            "(SGD 12, momentum/Adagrad/RMSprop/Lion 20, Adam family 28); % of copy compares them "
-            "with np.copyto of the same total size in the same run. Other load: cores kept busy "
-            "by other processes meanwhile (the machine has 2); above ~0.3 a row is unreliable.",
-            "",
-            harness.markdown_table(header, out, left=2),
-            "",
-            "Many small arrays against one array of the same total size:",
-            "",
-            *ratio_lines,
-            "",
-        ]
-    )
+    return out
 
 
-def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="Adam, SGD: 1x1M, 1x200k, 200x1k")
-    ap.add_argument("--filter", default="", help="regex searched in 'optimizer:layout'")
-    ap.add_argument("--threads", default=None, help="thread count (default: all cores)")
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--min-time", type=float, default=2e-3)
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--no-write", action="store_true")
-    a = ap.parse_args(argv)
-    if a.quick and not a.filter:
-        a.filter = r"^(Adam|SGD):(1x1M|1x200k|200x1k)$"
-        a.repeats = min(a.repeats, 3)
-    a.threads = int(a.threads) if a.threads else nk.get_num_threads()
-    return a
-
-
-def main(argv=None) -> int:
-    a = parse_args(argv)
-    pattern = re.compile(a.filter)
-    notes = [
-        "NumPy runs single-threaded; its peer exists for SGD, SGD-momentum, Adam, AdamW.",
-        "torch[loop] is foreach=False, fused=False; fused exists for SGD, Adagrad, Adam(W).",
+def notes() -> list[str]:
+    """What the reader of the results needs to know about these peers."""
+    out = [
+        "Optimizers: one step over the list of arrays (shape `200x1k` = 200 arrays of 1000); "
+        "the roofline counts SGD 3 arrays, momentum/Adagrad/RMSprop/Lion 5, the Adam family 7. "
+        "NumPy's peer exists for SGD, SGD-momentum, Adam, AdamW.",
     ]
     if torch is None:
-        notes.append("PyTorch is not installed: its columns are skipped.")
-    rows, start, rng = [], time.perf_counter(), np.random.default_rng(0)
-    with harness.threads(a.threads):
-        for name, (_, _, _, _, bpe) in OPTIMIZERS.items():
-            for layout, (count, size) in LAYOUTS.items():
-                if not pattern.search(f"{name}:{layout}"):
-                    continue
-                cases = cases_for(name, count, size, rng)
-                key = {"family": "optim", "op": name, "layout": layout, "tensors": count}
-                row = harness.bench_row(
-                    key,
-                    count * size,
-                    np.float32,
-                    bpe // 4,
-                    cases,
-                    repeats=a.repeats,
-                    min_time=a.min_time,
-                )
-                rows.append(row)
-                print(summarize(row), flush=True)
-                del cases
-    env = harness.environment([a.threads])
-    print(f"{len(rows)} rows in {time.perf_counter() - start:.0f} s")
-    fails = [
-        f"{r['op']} {r['layout']} {k}: {c['gate']}"
-        for r in rows
-        for k, c in r["cases"].items()
-        if c["gate"] != "ok"
-    ]
-    if fails:
-        print("\nCorrectness-gate results other than ok:\n  " + "\n  ".join(fails))
-    if not a.no_write:
-        paths = harness.write_results(
-            "optim-" + (a.out or socket.gethostname()), rows, env, markdown(rows, env, notes)
+        out.append("PyTorch is not installed: its optimizer columns are skipped.")
+    else:
+        out.append(
+            "torch[loop] is foreach=False, fused=False; torch[fused] exists for SGD, Adagrad, "
+            "Adam(W); the torch column shows the fastest of the three."
         )
-        print("wrote " + " and ".join(str(p) for p in paths))
-    return 0
+    return out
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import run
+
+    sys.exit(run.main(family=sys.modules[__name__]))

@@ -1,11 +1,11 @@
-"""Timing harness shared by the ``bench_<family>.py`` scripts.
+"""Timing harness shared by the benchmark families (``bench_<family>.py``) and ``run.py``.
 
 A *row* is one operation at one size, dtype and thread count. Its *cases* are named callables
 without arguments, one per implementation: ``"nnkernels"`` first, then the peers; a peer may come in
 variants written ``"peer[variant]"`` (``"torch[out]"``), and the peer's column shows its fastest
-variant. :func:`bench_row` checks every case against nnkernels (and nnkernels against a float64
-truth) before timing, then times the cases that passed together with a ``np.copyto`` roofline,
-interleaved. :func:`write_results` writes the rows as markdown and JSON with an environment block.
+variant. :func:`bench_row` checks nnkernels against a float64 truth and every peer against
+nnkernels before timing, then times the cases that passed together with a ``np.copyto`` roofline,
+interleaved. A family describes its rows as :class:`Spec` objects (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import socket
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +40,76 @@ def optional(name: str):
         return importlib.import_module(name)
     except Exception:  # any import failure means "peer absent"
         return None
+
+
+# ---- what a family provides -----------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    """The suite's options as a family sees them; ``None`` means "the family's default"."""
+
+    quick: bool = False
+    dtypes: list | None = None
+    sizes: list | None = None
+    repeats: int = 7
+    min_time: float = 2e-3
+
+    def pick_dtypes(self, full=("float32", "float64"), quick=("float32",)) -> list[np.dtype]:
+        """The dtypes asked for, else the family's default for a quick or full run."""
+        return [np.dtype(d) for d in (self.dtypes or (quick if self.quick else full))]
+
+    def pick_sizes(self, full, quick) -> list[int]:
+        """The sizes asked for, else the family's default for a quick or full run."""
+        return list(self.sizes or (quick if self.quick else full))
+
+
+@dataclass
+class Bench:
+    """What a row times, made by :attr:`Spec.make` right before it is gated and timed.
+
+    ``cases``: ``"nnkernels"`` first, then the peers (see :func:`bench_row`); ``truth``: a float64
+    evaluation nnkernels is checked against; ``inputs``: named inputs quoted where a check fails;
+    ``precheck``: a check of nnkernels beyond what its case returns (a loss value), returning a
+    message when it fails; ``gate``: the comparison when :func:`gate`'s tolerance does not fit
+    (``within(0.05)`` for an accuracy after a training epoch).
+    """
+
+    cases: dict[str, Callable[[], Any]]
+    truth: Callable[[], Any] | None = None
+    inputs: dict | None = None
+    precheck: Callable[[], str | None] | None = None
+    gate: Callable[..., str] | None = None
+
+
+@dataclass
+class Spec:
+    """One row of a family, described cheaply; :attr:`make` allocates its inputs.
+
+    ``op`` is the name ``--filter`` searches (as ``family/op``) and the plots draw one curve per
+    (family, op, dtype, threads) against ``n``; ``shape`` labels the size in tables;
+    ``arrays`` arrays of ``n`` elements are touched per call (the roofline's bytes; 0: no
+    roofline); ``unit`` is what ``n`` counts; ``key`` adds fields to the JSON row;
+    ``curve=False`` keeps a row out of the throughput-against-size curves.
+    """
+
+    op: str
+    shape: str
+    n: int
+    dtype: Any
+    arrays: int
+    make: Callable[[], Bench]
+    unit: str = "elem"
+    key: dict = field(default_factory=dict)
+    curve: bool = True
+
+
+def size_label(n: int) -> str:
+    """4096 -> '4K', 1048576 -> '1M', 200000 -> '200000'."""
+    for unit, div in (("M", 1 << 20), ("K", 1 << 10)):
+        if n % div == 0:
+            return f"{n // div}{unit}"
+    return str(n)
 
 
 # ---- timing ---------------------------------------------------------------------------------
@@ -161,6 +231,8 @@ def compare(
     if loose:
         atol, rtol = 16 * atol, 100 * rtol
     with np.errstate(invalid="ignore", divide="ignore"):
+        if (np.abs(g - want) <= atol + rtol * np.abs(want)).all():  # the common case, fast
+            return None
         err = np.abs(g - want) / (atol + rtol * np.abs(want))
     ok = (g == want) | (np.isnan(g) & np.isnan(want)) | (err <= 1)
     if ok.all():
@@ -177,6 +249,18 @@ def compare(
         f"got {got.flat[i]!r}, want {want.flat[i]!r} (rel. err "
         f"{abs(g.flat[i] - want.flat[i]) / max(abs(want.flat[i]), 1e-300):.2g}; {at})"
     )
+
+
+def within(atol: float) -> Callable[..., str]:
+    """A gate passing when every element of the result is within ``atol`` of the wanted one."""
+
+    def check(got, want, dtype=None, inputs=None) -> str:
+        got, want = as_array(got).astype(np.float64), np.asarray(want, dtype=np.float64)
+        if got.shape == want.shape and np.all(np.abs(got - want) <= atol):
+            return "ok"
+        return f"FAIL: {got.ravel()[:4]} not within {atol} of {want.ravel()[:4]}"
+
+    return check
 
 
 def gate(got, want, dtype, inputs=None) -> str:
@@ -263,6 +347,8 @@ def bench_row(
     inputs: dict | None = None,
     repeats: int = 7,
     min_time: float = 2e-3,
+    precheck: Callable[[], str | None] | None = None,
+    gate_fn: Callable[..., str] = gate,
 ) -> dict:
     """Gate, then time, one row.
 
@@ -275,7 +361,8 @@ def bench_row(
     dtype : numpy dtype
         Element type; ``arrays * itemsize`` bytes move per element.
     arrays : int
-        Arrays of ``n`` elements each call reads or writes (2 for ``y = f(x)`` into ``out``).
+        Arrays of ``n`` elements each call reads or writes (2 for ``y = f(x)`` into ``out``);
+        0 when a byte count means nothing (a training epoch): no copy roofline is timed.
     cases : dict of str to callable
         ``cases["nnkernels"]`` is the reference the peers are checked against.
     truth : callable, optional
@@ -284,14 +371,19 @@ def bench_row(
         Named inputs, quoted at the worst element when a check fails.
     repeats, min_time
         See :func:`measure`.
+    precheck : callable, optional
+        A further check of nnkernels (a loss value); a returned message fails nnkernels.
+    gate_fn : callable
+        ``(got, want, dtype, inputs) -> status``: :func:`gate`, or :func:`within`.
 
     Returns
     -------
     dict
         JSON-ready: the key, ``n``, ``dtype``, ``threads``, ``bytes_per_element``,
         ``other_load`` (cores other processes kept busy meanwhile: such a row is unreliable,
-        above all with several threads), ``copy`` timing and per case its :func:`gate` status
-        and timing.
+        above all with several threads), ``copy`` timing (None without a roofline) and per case
+        its :func:`gate` status and, unless it failed the gate, its timing. When nnkernels
+        fails its truth, it is not timed and the peers are checked against the truth instead.
     """
     dtype = np.dtype(dtype)
     row = dict(
@@ -303,34 +395,46 @@ def bench_row(
         cases={},
     )
     ticks = _cpu_ticks()
-    status: dict[str, str] = {}
-    try:
-        ref = as_array(cases[REFERENCE]()).copy()
-    except Exception as e:  # reported in the row; the other rows still run
-        ref, status = None, dict.fromkeys(cases, f"FAIL: nnkernels raised {type(e).__name__}: {e}")
-    if ref is not None:
-        status[REFERENCE] = gate(ref, truth(), dtype, inputs) if truth else "ok"
-        for name, fn in cases.items():
-            if name != REFERENCE:
-                try:
-                    status[name] = gate(fn(), ref, dtype, inputs)
-                except Exception as e:  # a peer that cannot run is not fatal
-                    status[name] = f"FAIL: {type(e).__name__}: {e}"
-    # nnkernels is timed even when it misses the truth: the FAIL is reported beside its speed
-    timed = {
-        k: fn
-        for k, fn in cases.items()
-        if ref is not None and (k == REFERENCE or not status[k].startswith("FAIL"))
-    }
-    timings = measure({**timed, COPY: copy_case(n, dtype)}, repeats, min_time)
+    status = _gates(cases, dtype, truth, inputs, precheck, gate_fn or gate)
+    timed = {k: fn for k, fn in cases.items() if not status[k].startswith("FAIL")}
+    roofline = {COPY: copy_case(n, dtype)} if arrays and timed else {}
+    timings = measure({**timed, **roofline}, repeats, min_time) if timed else {}
     row["other_load"] = other_load(ticks, _cpu_ticks())
-    row["copy"] = asdict(timings.pop(COPY))
+    row["copy"] = asdict(timings.pop(COPY)) if COPY in timings else None
     for name in cases:
         row["cases"][name] = {
             "gate": status[name],
             **(asdict(timings[name]) if name in timings else {}),
         }
     return row
+
+
+def _gates(cases, dtype, truth, inputs, precheck, gate_fn) -> dict[str, str]:
+    """Every case's :func:`gate` status: nnkernels against the truth, the peers against
+    nnkernels (against the truth when nnkernels fails it). A case that raises fails."""
+
+    def result(name, fn):
+        try:
+            return as_array(fn()).copy(), None
+        except Exception as e:  # reported in the row; the other cases and rows still run
+            return None, f"FAIL: {name} raised {type(e).__name__}: {e}"
+
+    ref, error = result(REFERENCE, cases[REFERENCE])
+    want = truth() if truth is not None else None
+    if error is None and precheck is not None:
+        error = precheck()
+        error = error and f"FAIL: {error}"
+    status = {REFERENCE: error or (gate_fn(ref, want, dtype, inputs) if want is not None else "ok")}
+    nk_ok = not status[REFERENCE].startswith("FAIL")
+    against = ref if nk_ok else want
+    for name, fn in cases.items():
+        if name == REFERENCE:
+            continue
+        got, error = result(name, fn)
+        if error is None and against is None:
+            error = "FAIL: nothing to check against (nnkernels failed and there is no truth)"
+        status[name] = error or gate_fn(got, against, dtype, inputs)
+    return status
 
 
 def best(row: dict) -> dict[str, tuple[str, float]]:
@@ -352,20 +456,47 @@ def speedups(row: dict) -> dict[str, float]:
 
 
 def bandwidth(row: dict, case: str = REFERENCE) -> float:
-    """Effective bandwidth of a case in GB/s (bytes per element times n over the median)."""
-    return row["bytes_per_element"] * row["n"] / row["cases"][case]["median"]
+    """Effective bandwidth of a case in GB/s (bytes per element times n over the median);
+    NaN when the case was not timed."""
+    median = row["cases"][case].get("median")
+    return row["bytes_per_element"] * row["n"] / median if median else float("nan")
 
 
 def copy_bandwidth(row: dict) -> float:
-    """The row's copy roofline in GB/s."""
+    """The row's copy roofline in GB/s (NaN for a row without one)."""
+    if not row.get("copy"):
+        return float("nan")
     return 2 * np.dtype(row["dtype"]).itemsize * row["n"] / row["copy"]["median"]
+
+
+def roofline(row: dict) -> float:
+    """The throughput (elements per ns) a call moving the row's bytes at copy speed reaches."""
+    bpe = row["bytes_per_element"]
+    return copy_bandwidth(row) / bpe if bpe else float("nan")
 
 
 # ---- reporting ------------------------------------------------------------------------------
 
 
-def environment(threads_used) -> dict:
-    """Machine, library versions, OpenMP runtimes and load: the context the numbers need."""
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, rounded."""
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def isa_flags() -> list[str]:
+    """The CPU's vector extensions that matter here, from /proc/cpuinfo."""
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16")
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                have = set(line.partition(":")[2].split())
+                return [w for w in wanted if w in have]
+    return []
+
+
+def environment(threads_used, host: str | None = None) -> dict:
+    """Machine, ISA level, library versions, OpenMP runtimes and load: the context the
+    numbers need."""
     cpu = {}
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
         for line in f:
@@ -377,19 +508,25 @@ def environment(threads_used) -> dict:
         omp = sorted({ln.split()[-1] for ln in f if "omp" in ln.rsplit("/", 1)[-1]})
     versions = {
         m: getattr(sys.modules.get(m) or optional(m), "__version__", None)
-        for m in ("numpy", "torch", "numexpr", "scipy")
+        for m in ("numpy", "torch", "numexpr", "scipy", "sklearn")
     }
+    config = nk.show_config(print_out=False)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": host or socket.gethostname(),
         "hostname": socket.gethostname(),
         "cpu": cpu,
+        "cpu_flags": isa_flags(),
         "cpu_count": os.cpu_count(),
-        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "isa": config.get("isa"),
+        "compiler": config.get("compiler"),
+        "flags": config.get("flags"),
+        "loadavg": load_average(),
         "python": platform.python_version(),
         "versions": versions,
         "openmp_runtimes_loaded": omp,
         "threads": list(threads_used),
-        "nnkernels": nk.show_config(print_out=False),
+        "nnkernels": config,
         "argv": sys.argv,
     }
 
@@ -411,10 +548,15 @@ def fmt(v) -> str:
     return str(v)
 
 
-def write_results(name: str, rows: list[dict], env: dict, markdown: str) -> tuple[Path, Path]:
-    """Write ``results/<name>.md`` and ``results/<name>.json``; return both paths."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    md, js = RESULTS / f"{name}.md", RESULTS / f"{name}.json"
+def write_results(
+    name: str, rows: list[dict], env: dict, markdown: str, out: Path = RESULTS, **extra
+) -> tuple[Path, Path]:
+    """Write ``<out>/<name>.md`` and ``<out>/<name>.json`` (environment, ``extra`` fields and
+    rows); return both paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / f"{name}.md", out / f"{name}.json"
     md.write_text(markdown)
-    js.write_text(json.dumps({"environment": env, "rows": rows}, indent=1, default=str) + "\n")
+    doc = {"environment": env, **extra, "rows": rows}
+    js.write_text(json.dumps(doc, indent=1, default=str) + "\n")
     return md, js
