@@ -10,6 +10,7 @@ parameters must be ``numpy.ndarray``: pass a zero-copy NumPy view (``t.numpy()``
 from __future__ import annotations
 
 import array
+import pickle
 
 import numpy as np
 import pytest
@@ -144,6 +145,25 @@ def test_integer_buffer_computes_in_float64():
     y = nk.sigmoid(array.array("i", [0, 1, -2]))
     assert y.dtype == np.float64
     _close(y, [0, 1, -2], np.float64)
+
+
+def test_arrays_whose_dtype_object_is_not_numpys_own():
+    # Unpickled arrays (and some memory-mapped ones) carry an equal but distinct float32
+    # descriptor: it must be accepted as float32 everywhere, as input, out= and gradient buffer.
+    values = np.linspace(-3, 3, 13, dtype=np.float32)
+    x = pickle.loads(pickle.dumps(values))
+    out = pickle.loads(pickle.dumps(np.zeros_like(values)))
+    assert x.dtype is not np.dtype(np.float32) and out.dtype is not np.dtype(np.float32)
+    nk.sigmoid(x, out=out)
+    _close(out, values)
+    target = np.zeros_like(values)
+    loss, grad = L.mse_value_and_grad(x, target, out=out)
+    d2, g = reference.loss_mse(values, target)
+    assert loss == pytest.approx(d2.mean(), rel=1e-6)
+    np.testing.assert_allclose(grad, g / values.size, rtol=1e-6)
+    assert grad is out
+    with pytest.raises(TypeError, match=">f4"):  # byte order still counts
+        nk.sigmoid(values, out=np.zeros(13, ">f4"))
 
 
 # ---- dask: blockwise on a local cluster ------------------------------------------------------

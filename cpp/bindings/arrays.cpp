@@ -75,7 +75,7 @@ bool same_layout(const py::array& a, const py::array& b) {
 }
 
 py::array dense_as(const py::array& a, DType dt) {
-  const bool right_type = a.dtype().is(numpy_dtype(dt));
+  const bool right_type = has_dtype(a, numpy_dtype(dt));
   if (right_type && is_dense(a)) return a;
   if (is_dense(a)) return a.attr("astype")(numpy_dtype(dt), py::arg("order") = "K");
   return Numpy::get().ascontiguousarray(a, numpy_dtype(dt));
@@ -97,7 +97,7 @@ py::array checked_out(const Call& call, py::handle out, DType dt, const std::vec
     call.type_error(std::string("out must be a numpy.ndarray, got ") +
                     py::str(py::type::of(out).attr("__name__")).cast<std::string>());
   auto o = py::reinterpret_borrow<py::array>(out);
-  if (!o.dtype().is(numpy_dtype(dt)))
+  if (!has_dtype(o, numpy_dtype(dt)))
     call.type_error("out has dtype " + py::str(o.dtype()).cast<std::string>() +
                     " but the result is " + (dt == DType::f32 ? "float32" : "float64"));
   bool same_shape = o.ndim() == static_cast<ssize_t>(shape.size());

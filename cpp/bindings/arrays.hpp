@@ -37,6 +37,12 @@ struct Call {
 // float16); integers and bools compute in float64, as NumPy does.
 py::array real_array(const Call& call, py::handle obj, const char* arg, DType& result);
 
+// Whether `a` has dtype `d`. Compared by value: an unpickled or user-built float32 descriptor
+// is a different object from NumPy's canonical one (byte order still counts).
+inline bool has_dtype(const py::array& a, const py::dtype& d) {
+  return a.dtype().is(d) || a.dtype().equal(d);
+}
+
 // A (C- or F-) contiguous array of dtype dt: `a` itself when it already is one.
 py::array dense_as(const py::array& a, DType dt);
 

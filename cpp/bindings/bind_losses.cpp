@@ -12,14 +12,14 @@
 namespace nnk {
 namespace {
 
-bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
+bool is_f32(const py::array& a) { return has_dtype(a, py::dtype::of<float>()); }
 
 // `obj` as a C-contiguous array of T with `n` elements, or null for None.
 template <class T>
 T* operand(py::handle obj, const char* what, index_t n) {
   if (obj.is_none()) return nullptr;
   auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<T>()) || !(a.flags() & py::array::c_style) || a.size() != n)
+  if (!has_dtype(a, py::dtype::of<T>()) || !(a.flags() & py::array::c_style) || a.size() != n)
     throw std::invalid_argument(std::string("internal: bad operand ") + what);
   if (!a.writeable() && (std::string(what) == "grad" || std::string(what) == "values"))
     throw std::invalid_argument(std::string("internal: read-only ") + what);
