@@ -29,6 +29,7 @@ PARAM_CASES = [
     ("swish", {"beta": -0.3}),
     ("softplus", {"beta": 2.0, "threshold": 10.0}),
     ("softplus", {"beta": 0.3}),
+    ("softplus", {"beta": 0.1}),
 ]
 CASES = [(s.name, {}) for s in SPECS] + PARAM_CASES
 CASE_IDS = [n + "".join(f"-{k}={v}" for k, v in p.items()) for n, p in CASES]
@@ -75,6 +76,35 @@ def test_forward_and_grad_within_bound(isa, dtype, name, params):
                 ulp,
                 floor,
                 f"{name}{params} {what} [{isa}]",
+                sensitivity(truth_p, x64),
+            )
+
+
+@pytest.mark.parametrize("name,params", PARAM_CASES, ids=CASE_IDS[len(SPECS) :])
+def test_parametrized_forward_and_grad_within_bound_on_a_dense_grid(isa, name, params):
+    """The sweep samples each binade; a scale parameter (softplus' beta) moves the worst cases
+    between samples, so the parametrized forms also get 400,001 evenly spaced float32 inputs."""
+    ref, rp = reference_of(name, params)
+    ulp, floor = bound_of(name, params)
+    x = np.linspace(-40, 40, 400_001).astype(np.float32)
+    x64 = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        for fn, truth, what in (
+            (getattr(nk, name), ref.f, "forward"),
+            (getattr(nk, name + "_grad"), ref.df, "grad"),
+        ):
+
+            def truth_p(v, truth=truth):
+                return truth(v, **rp)
+
+            assert_within(
+                fn(x, **params),
+                truth_p(x64),
+                x,
+                np.float32,
+                ulp,
+                floor,
+                f"{name}{params} {what} on a dense grid [{isa}]",
                 sensitivity(truth_p, x64),
             )
 

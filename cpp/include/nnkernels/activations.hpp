@@ -323,12 +323,19 @@ struct SoftplusOf : Transcendental {
       return scaled(x, beta);
   }
   NNK_INLINE T forward(T x) const {
-    const Split<T> z = z_of(x);
-    const T e = vm::exp_nonpositive(-std::fabs(z.hi));
-    // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
-    T sp = vm::log1p<T, true>(e) + (z.hi > T(0) ? z.hi : T(0));
-    if constexpr (!UnitBeta) sp = T(double(sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
-    return z.hi > threshold ? x : sp;
+    if constexpr (!UnitBeta && std::is_same_v<T, float>) {
+      // In double: softplus(z)/beta from float parts can land two binades apart (4+ ulp).
+      const double z = double(x) * beta, e = vm::exp_nonpositive(-std::fabs(z));
+      const double sp = (vm::log1p<double, true>(e) + (z > 0 ? z : 0)) / beta;
+      return T(z) > threshold ? x : T(sp);
+    } else {
+      const Split<T> z = z_of(x);
+      const T e = vm::exp_nonpositive(-std::fabs(z.hi));
+      // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
+      T sp = vm::log1p<T, true>(e) + (z.hi > T(0) ? z.hi : T(0));
+      if constexpr (!UnitBeta) sp = T((sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
+      return z.hi > threshold ? x : sp;
+    }
   }
   NNK_INLINE T grad(T x) const {
     const Split<T> z = z_of(x);
