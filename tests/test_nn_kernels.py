@@ -12,6 +12,8 @@ from .checks import assert_within, sensitivity
 from .test_activations import CASE_IDS, CASES, bound_of, reference_of
 
 ROWS, COLS = 37, 129  # odd sizes: vector remainders and a partial row block
+
+
 def inputs(dtype, rows=ROWS, cols=COLS, seed=3):
     rng = np.random.default_rng(seed)
     z = rng.uniform(-6, 6, (rows, cols)).astype(dtype)
