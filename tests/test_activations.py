@@ -53,11 +53,9 @@ def reference_of(name, params):
     return R.REFS[name], {k: v for k, v in params.items() if k != "approximate"}
 
 
-@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
-def test_forward_and_grad_within_bound(isa, dtype, name, params):
+def check_forward_and_grad(isa, name, params, x, where=""):
     ref, rp = reference_of(name, params)
     ulp, floor = bound_of(name, params)
-    x = sweep(dtype)
     x64 = x.astype(np.float64)
     with np.errstate(all="ignore"):
         for fn, truth, what in (
@@ -72,41 +70,25 @@ def test_forward_and_grad_within_bound(isa, dtype, name, params):
                 fn(x, **params),
                 truth_p(x64),
                 x,
-                dtype,
+                x.dtype.type,
                 ulp,
                 floor,
-                f"{name}{params} {what} [{isa}]",
+                f"{name}{params} {what}{where} [{isa}]",
                 sensitivity(truth_p, x64),
             )
+
+
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_forward_and_grad_within_bound(isa, dtype, name, params):
+    check_forward_and_grad(isa, name, params, sweep(dtype))
 
 
 @pytest.mark.parametrize("name,params", PARAM_CASES, ids=CASE_IDS[len(SPECS) :])
 def test_parametrized_forward_and_grad_within_bound_on_a_dense_grid(isa, name, params):
     """The sweep samples each binade; a scale parameter (softplus' beta) moves the worst cases
     between samples, so the parametrized forms also get 400,001 evenly spaced float32 inputs."""
-    ref, rp = reference_of(name, params)
-    ulp, floor = bound_of(name, params)
     x = np.linspace(-40, 40, 400_001).astype(np.float32)
-    x64 = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        for fn, truth, what in (
-            (getattr(nk, name), ref.f, "forward"),
-            (getattr(nk, name + "_grad"), ref.df, "grad"),
-        ):
-
-            def truth_p(v, truth=truth):
-                return truth(v, **rp)
-
-            assert_within(
-                fn(x, **params),
-                truth_p(x64),
-                x,
-                np.float32,
-                ulp,
-                floor,
-                f"{name}{params} {what} on a dense grid [{isa}]",
-                sensitivity(truth_p, x64),
-            )
+    check_forward_and_grad(isa, name, params, x, " on a dense grid")
 
 
 @pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
