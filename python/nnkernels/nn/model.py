@@ -75,7 +75,11 @@ class EarlyStopping(Callback):
             raise TypeError(f"EarlyStopping: monitor must be a str, got {monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+        if (
+            isinstance(patience, bool)
+            or not isinstance(patience, (int, np.integer))
+            or patience < 0
+        ):
             raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
         if not _is_real(min_delta):
             raise TypeError(f"EarlyStopping: min_delta must be a real number, got {min_delta!r}")
