@@ -10,6 +10,7 @@ NumPy backend covers the common activations, the three fused output losses and S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -26,7 +27,7 @@ class Act:
     name: str
     params: tuple  # ((name, value), ...)
     op: int
-    p: tuple
+    p: tuple[float, float, float]
     from_output: bool
 
     @classmethod
@@ -51,7 +52,7 @@ def _elu_forward(x, a):
 _SELU_A, _SELU_S = 1.6732632423543772848, 1.0507009873554804934
 
 # name -> (f(x, params), f'(x, params)) as a NumPy user writes them
-_NUMPY_ACTS = {
+_NUMPY_ACTS: dict[str, tuple[Callable, Callable]] = {
     "identity": (lambda x, k: x, lambda x, k: np.ones_like(x)),
     "relu": (lambda x, k: np.maximum(x, 0), lambda x, k: (x > 0).astype(x.dtype)),
     "leaky_relu": (
@@ -121,11 +122,8 @@ class KernelBackend:
 
     def loss(self, kind: str, logits, target, grad):
         """(mean loss, gradient written into grad) of the fused output loss."""
-        if kind == "cross_entropy":
-            return losses.cross_entropy_value_and_grad(logits, target, out=grad)
-        if kind == "binary_cross_entropy":
-            return losses.binary_cross_entropy_with_logits_value_and_grad(logits, target, out=grad)
-        return getattr(losses, kind + "_value_and_grad")(logits, target, out=grad)
+        name = "binary_cross_entropy_with_logits" if kind == "binary_cross_entropy" else kind
+        return getattr(losses, name + "_value_and_grad")(logits, target, out=grad)
 
     def optimizer(self, name: str, params, **options):
         return OPTIMIZERS[name](params, **options)

@@ -15,6 +15,8 @@ C-contiguous, of the exact shape and dtype, and may be the input itself.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .. import _core, activations
@@ -134,7 +136,15 @@ def _seed(fn: str, seed) -> int:
     return int(seed) % 2**64
 
 
-def _run(fn, x, p, seed, out, coefficients, group_of=lambda x: 1):
+def _run(
+    fn: str,
+    x,
+    p,
+    seed,
+    out,
+    coefficients: Callable[[float], tuple[float, float, float]],
+    group_of: Callable[[np.ndarray], int] = lambda x: 1,
+):
     """Validate, then one dropout kernel call; ``coefficients(p)`` gives (scale, shift,
     dropped): kept elements become ``x * scale + shift``, dropped ones ``dropped``."""
     threshold = dropout_threshold(fn, p)

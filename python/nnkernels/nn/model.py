@@ -16,6 +16,7 @@ import math
 import sys
 import time
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -311,7 +312,7 @@ class Sequential:
         self.built = False
         self.history: dict[str, list[float]] = {}
         self.stop_training = False
-        self.classes_ = None
+        self.classes_: Any = None  # class labels (any sortable dtype) once fitted
         self.n_features_in_ = None
 
     # ---- structure ----
@@ -506,7 +507,7 @@ class Sequential:
         for small per-batch work (BLAS through threadpoolctl when it is installed)."""
         limit = self.threads
         if limit is None:
-            widths = [self.n_features_in_] + [
+            widths = [int(self.n_features_in_ or 0)] + [
                 la.units for la in self.layers if isinstance(la, Dense)
             ]
             biggest = max(a * b for a, b in zip(widths, widths[1:])) if len(widths) > 1 else 0
@@ -628,7 +629,7 @@ class Sequential:
             val = (Xv, yv_enc)
         batch_size = min(_check_batch_size(n if batch_size is None else batch_size), n)
         self._check_width(self.classes_ if self.built else classes, y_enc, X.shape[1])
-        log_keys = ("loss", "accuracy") if self.is_classifier else ("loss",)
+        log_keys: tuple[str, ...] = ("loss", "accuracy") if self.is_classifier else ("loss",)
         if val is not None:
             log_keys += tuple("val_" + k for k in log_keys)
         for cb in callbacks:
@@ -774,7 +775,7 @@ class Sequential:
     def save(self, path) -> None:
         """Architecture, weights and classes in one ``.npz`` (no pickle)."""
         self._require_fitted()
-        arrays = {f"param_{i}": p for i, p in enumerate(self.params)}
+        arrays: dict[str, Any] = {f"param_{i}": p for i, p in enumerate(self.params)}
         if self.classes_ is not None:
             if self.classes_.dtype.kind not in "biufUS":
                 raise TypeError(f"cannot save class labels of dtype {self.classes_.dtype}")
