@@ -11,9 +11,14 @@ state and counters are snapshotted before the call and compared after it.
 
 from __future__ import annotations
 
+import atexit
 import copy
+import json
+import shutil
+import tempfile
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -22,7 +27,10 @@ import pytest
 import nnkernels as nk
 from nnkernels import activations as A
 from nnkernels import losses as L
+from nnkernels import nn
 from nnkernels import optim as O
+from nnkernels.nn import functional as NF
+from nnkernels.nn.layers import NAMED_ACTIVATIONS
 from nnkernels.optim import functional as F
 
 
@@ -1121,7 +1129,565 @@ case(
     match="optimizer must be an nnkernels.optim.Optimizer",
 )
 
-# ---- nnkernels.nn (issue 5): append the layer/model cases here --------------------------------
+# ---- nnkernels.nn (issue 5): layers, Sequential, callbacks, load, nn.functional --------------
+# Models are checked as a whole after each refusal: parameters, optimizer state, history,
+# classes, generators and build state (see _state below).
+
+
+def nn_data(n=30, features=5):
+    rng = np.random.default_rng(40)
+    X = rng.standard_normal((n, features)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    y[:3] = [0, 1, 2]  # every class present
+    return X, y
+
+
+NX, NY = nn_data()
+RY = (2 * NX[:, 0] - NX[:, 1]).astype(np.float32)  # regression targets
+ROW3_NAN = np.where(np.arange(30)[:, None] == 3, np.nan, NX).astype(np.float32)
+ROW5_INF = np.where(np.arange(30)[:, None] == 5, -np.inf, NX).astype(np.float32)
+
+
+def fitted(loss="cross_entropy", **kw):
+    """A small model after two epochs: weights, optimizer state and history are non-trivial."""
+    width = 3 if loss == "cross_entropy" else 1
+    layers = [nn.Dense(8, "relu"), nn.Dropout(0.2), nn.Dense(width)]
+    model = nn.Sequential(layers, loss=loss, rng=1, **kw)
+    model.fit(NX, NY if loss == "cross_entropy" else RY, epochs=2, batch_size=8, verbose=0)
+    return model
+
+
+def fresh(*layers, **kw):
+    """An unfitted model (default: one hidden layer, three outputs)."""
+    return nn.Sequential(list(layers) or [nn.Dense(4, "tanh"), nn.Dense(3)], rng=2, **kw)
+
+
+# Sequential.fit: data problems (on a fitted model: nothing of it may change) ...
+for label, args, kwargs, exc, match in (
+    ("lengths", (NX[:-1], NY), {}, ValueError, "different lengths: 29 samples but 30 targets"),
+    ("X-1d", (NX[:, 0], NY), {}, ValueError, r"X must be 2-D \(samples, features\), got 1-D"),
+    ("X-3d", (NX[:, :, None], NY), {}, ValueError, r"got 3-D shape \(30, 5, 1\)"),
+    ("X-nan", (ROW3_NAN, NY), {}, ValueError, r"X contains NaN or infinity \(first at row 3\)"),
+    ("X-inf", (ROW5_INF, NY), {}, ValueError, r"NaN or infinity \(first at row 5\)"),
+    ("X-overflow", (np.full((30, 5), 1e300), NY), {}, ValueError, "too large for float32"),
+    ("X-features", (NX[:, :4], NY), {}, ValueError, "4 features, but the model was fitted with 5"),
+    ("X-complex", (NX.astype(np.complex64), NY), {}, TypeError, "X has dtype complex64"),
+    ("X-object", (NX.astype(object), NY), {}, TypeError, "X has dtype object"),
+    ("X-strings", (np.full((30, 5), "a"), NY), {}, TypeError, "X has dtype <U1"),
+    ("X-none", (None, NY), {}, TypeError, "X is None"),
+    ("X-ragged", ([[1.0, 2.0], [3.0]], NY[:2]), {}, TypeError, "X cannot be converted"),
+    ("X-empty", (NX[:0], NY[:0]), {}, ValueError, "X has 0 samples"),
+    ("y-none", (NX, None), {}, TypeError, "y is None"),
+    ("y-scalar", (NX, 1), {}, ValueError, "y must be an array of targets"),
+    ("y-2d", (NX, NY[:, None]), {}, ValueError, r"y must be 1-D class labels, got shape \(30, 1\)"),
+    ("y-nan", (NX, np.where(NY == 2, np.nan, NY)), {}, ValueError, "y contains NaN or infinity"),
+    ("y-complex", (NX, NY.astype(complex)), {}, TypeError, "y has dtype complex128"),
+    ("y-mixed", (NX, np.array([1, "a"] * 15, object)), {}, TypeError, "cannot be sorted"),
+    ("y-unseen", (NX, np.where(NY == 2, 7, NY)), {}, ValueError, r"not seen at fit time: \[7\]"),
+    ("y-strings", (NX, NY.astype(str)), {}, ValueError, r"not seen at fit time: \['0', '1', '2'\]"),
+    ("epochs-negative", (NX, NY), {"epochs": -1}, ValueError, "epochs must be a non-negative"),
+    ("epochs-float", (NX, NY), {"epochs": 1.5}, ValueError, "epochs must be a non-negative"),
+    ("epochs-str", (NX, NY), {"epochs": "3"}, ValueError, "epochs must be"),
+    ("batch-zero", (NX, NY), {"batch_size": 0}, ValueError, "batch_size must be a positive"),
+    ("batch-negative", (NX, NY), {"batch_size": -1}, ValueError, "batch_size must be a positive"),
+    ("batch-float", (NX, NY), {"batch_size": 2.0}, ValueError, "batch_size must be a positive"),
+    ("split-one", (NX, NY), {"validation_split": 1.0}, ValueError, r"in \[0, 1\), got 1.0"),
+    ("split-negative", (NX, NY), {"validation_split": -0.1}, ValueError, r"in \[0, 1\)"),
+    ("split-nan", (NX, NY), {"validation_split": np.nan}, ValueError, r"in \[0, 1\), got nan"),
+    ("split-str", (NX, NY), {"validation_split": "a"}, TypeError, "validation_split must be a"),
+    ("split-tiny", (NX, NY), {"validation_split": 0.01}, ValueError, "leaves no validation"),
+    (
+        "split-and-data",
+        (NX, NY),
+        {"validation_split": 0.2, "validation_data": (NX, NY)},
+        ValueError,
+        "not both",
+    ),
+    ("val-triple", (NX, NY), {"validation_data": (NX, NY, NY)}, ValueError, "must be a pair"),
+    (
+        "val-unseen",
+        (NX, NY),
+        {"validation_data": (NX, NY + 5)},
+        ValueError,
+        r"not seen at fit time: \[5, 6, 7\]",
+    ),
+    (
+        "val-features",
+        (NX, NY),
+        {"validation_data": (NX[:, :4], NY)},
+        ValueError,
+        "4 features, but the model was fitted with 5",
+    ),
+    ("val-lengths", (NX, NY), {"validation_data": (NX[:-1], NY)}, ValueError, "29 samples but 30"),
+    ("val-nan", (NX, NY), {"validation_data": (ROW3_NAN, NY)}, ValueError, "row 3"),
+    ("val-y-none", (NX, NY), {"validation_data": (NX, None)}, TypeError, "y of validation_data"),
+    ("callbacks-int", (NX, NY), {"callbacks": [1]}, TypeError, r"callbacks\[0\] must be an nnk"),
+    (
+        "monitor-missing",  # raised after the first epoch before: the weights had changed
+        (NX, NY),
+        {"callbacks": [nn.EarlyStopping("val_loss", patience=2)]},
+        ValueError,
+        r"monitors 'val_loss', which this fit does not produce \(it has loss, accuracy\)",
+    ),
+    (
+        "monitor-typo",
+        (NX, NY),
+        {"validation_split": 0.2, "callbacks": [nn.EarlyStopping("val_acc")]},
+        ValueError,
+        "it has loss, accuracy, val_loss, val_accuracy",
+    ),
+    ("verbose-str", (NX, NY), {"verbose": "x"}, ValueError, "verbose must be 0, 1 or 2"),
+):
+    model = fitted()
+    kwargs.setdefault("verbose", 0)
+    case(f"Sequential.fit-{label}", model.fit, *args, **kwargs, exc=exc, match=match)
+
+# ... first fits that must leave the model unbuilt
+case(
+    "Sequential.fit-first-width",
+    fresh(nn.Dense(4, "relu"), nn.Dense(5)).fit,
+    NX,
+    NY,
+    verbose=0,
+    exc=ValueError,
+    match="the last layer has 5 outputs but y has 3 classes",
+)
+case(
+    "Sequential.fit-first-maxout",
+    fresh(nn.Dense(5), nn.Maxout(2), nn.Dense(3)).fit,
+    NX,
+    NY,
+    verbose=0,
+    exc=ValueError,
+    match="Maxout: 5 input features is not a multiple of pieces=2",
+)
+case(
+    "Sequential.fit-first-monitor",
+    fresh().fit,
+    NX,
+    NY,
+    verbose=0,
+    callbacks=[nn.EarlyStopping("val_accuracy")],
+    exc=ValueError,
+    match="monitors 'val_accuracy'",
+)
+case(
+    "Sequential.fit-bce-3-classes",
+    fresh(nn.Dense(1), loss="binary_cross_entropy").fit,
+    NX,
+    NY,
+    verbose=0,
+    exc=ValueError,
+    match="binary_cross_entropy needs 2 classes, y has 3",
+)
+case(
+    "Sequential.fit-bce-multilabel-values",
+    fresh(nn.Dense(2), loss="binary_cross_entropy").fit,
+    NX,
+    np.full((30, 2), 0.5),
+    verbose=0,
+    exc=ValueError,
+    match="multi-label binary_cross_entropy targets must be 0 or 1",
+)
+for label, y, exc, match in (
+    ("strings", RY.astype(str), TypeError, "y has dtype <U"),
+    ("object", RY.astype(object), TypeError, "y has dtype object"),
+    ("3d", RY[:, None, None], ValueError, r"y must be 1-D or 2-D, got shape \(30, 1, 1\)"),
+    ("inf", np.where(np.arange(30) == 4, np.inf, RY), ValueError, "y contains NaN or infinity"),
+    ("columns", np.stack([RY, RY], 1), ValueError, "1 outputs but y has 2 target columns"),
+):
+    case(f"Sequential.fit-mse-y-{label}", fitted("mse").fit, NX, y, verbose=0, exc=exc, match=match)
+
+# evaluate, predict, loss_and_grads, set_weights, save
+for label, method, args, kwargs, exc, match in (
+    ("evaluate-unseen", "evaluate", (NX, NY + 1), {}, ValueError, r"not seen at fit time: \[3\]"),
+    ("evaluate-lengths", "evaluate", (NX, NY[:-1]), {}, ValueError, "30 samples but 29 targets"),
+    ("evaluate-y-none", "evaluate", (NX, None), {}, TypeError, "y is None"),
+    ("evaluate-features", "evaluate", (NX[:, :2], NY), {}, ValueError, "2 features"),
+    ("evaluate-batch", "evaluate", (NX, NY), {"batch_size": 0}, ValueError, "batch_size"),
+    ("predict-features", "predict", (NX[:, :4],), {}, ValueError, "4 features, but the model"),
+    ("predict-1d", "predict", (NX[0],), {}, ValueError, "X must be 2-D"),
+    ("predict-nan", "predict", (ROW3_NAN,), {}, ValueError, "row 3"),
+    ("predict-none", "predict", (None,), {}, TypeError, "X is None"),
+    ("predict-strings", "predict", (STRINGS,), {}, TypeError, "X has dtype <U1"),
+    ("predict-batch-zero", "predict", (NX,), {"batch_size": 0}, ValueError, "batch_size"),
+    ("predict-batch-negative", "predict", (NX,), {"batch_size": -1}, ValueError, "batch_size"),
+    ("predict_proba-complex", "predict_proba", (COMPLEX[:, None],), {}, TypeError, "complex128"),
+    ("decision_function-3d", "decision_function", (NX[None],), {}, ValueError, "got 3-D"),
+    ("loss_and_grads-lengths", "loss_and_grads", (NX, NY[:5]), {}, ValueError, "different"),
+    ("loss_and_grads-nan", "loss_and_grads", (ROW5_INF, NY), {}, ValueError, "row 5"),
+    ("set_weights-count", "set_weights", ([NX],), {}, ValueError, "got 1 arrays for 4 parameters"),
+    ("set_weights-none", "set_weights", (None,), {}, TypeError, "weights must be a list"),
+    ("save-no-dir", "save", ("/nonexistent-nnk-dir/m.npz",), {}, FileNotFoundError, "nonexist"),
+):
+    model = fitted()
+    case(f"Sequential.{label}", getattr(model, method), *args, **kwargs, exc=exc, match=match)
+model = fitted()
+good = model.get_weights()
+case(
+    "Sequential.set_weights-shape",
+    model.set_weights,
+    [good[0], good[1], good[2].T, good[3]],
+    exc=ValueError,
+    match=r"weights\[2\] has shape \(3, 8\); expected \(8, 3\)",
+)
+model = fitted()
+case(
+    "Sequential.set_weights-late-dtype",  # the first arrays must not be copied in before
+    model.set_weights,
+    [g + 1 for g in good[:3]] + [good[3].astype(str)],
+    exc=TypeError,
+    match=r"weights\[3\] has dtype <U",
+)
+model = fitted()
+case(
+    "Sequential.set_weights-complex",
+    model.set_weights,
+    [g.astype(np.complex64) for g in good],
+    exc=TypeError,
+    match=r"weights\[0\] has dtype complex64",
+)
+for method, args in (
+    ("predict", (NX,)),
+    ("predict_proba", (NX,)),
+    ("decision_function", (NX,)),
+    ("evaluate", (NX, NY)),
+    ("save", ("/tmp/never-written.npz",)),
+    ("set_weights", ([],)),
+):
+    case(
+        f"Sequential.{method}-before-fit",
+        getattr(fresh(), method),
+        *args,
+        exc=RuntimeError,
+        match="not fitted yet: call fit first",
+    )
+case(
+    "Sequential.predict_proba-regression",
+    fitted("mse").predict_proba,
+    NX,
+    exc=AttributeError,
+    match="predict_proba needs a classification loss",
+)
+
+# Sequential(...): the configuration, all checked at construction
+D3 = [nn.Dense(3)]
+for label, args, kwargs, exc, match in (
+    ("layers-empty", ([],), {}, TypeError, "layers must be a non-empty list"),
+    ("layers-none", (None,), {}, TypeError, "layers must be a non-empty list"),
+    ("layers-int", ([nn.Dense(3), 1],), {}, TypeError, "nnkernels.nn layers"),
+    ("loss", (D3,), {"loss": "hinge"}, ValueError, "loss must be one of .*got 'hinge'"),
+    ("loss-none", (D3,), {"loss": None}, ValueError, "loss must be one of .*got None"),
+    ("softmax-last", ([nn.Dense(3), nn.Softmax()],), {}, ValueError, "not Softmax"),
+    ("optimizer", (D3,), {"optimizer": "adamx"}, ValueError, "unknown optimizer 'adamx'"),
+    ("optimizer-none", (D3,), {"optimizer": None}, ValueError, "unknown optimizer None"),
+    ("lr-negative", (D3,), {"lr": -1e-3}, ValueError, "lr must be >= 0"),
+    ("lr-nan", (D3,), {"lr": np.nan}, ValueError, "lr must not be NaN"),
+    ("lr-str", (D3,), {"lr": "0.1"}, TypeError, "lr must be a real number"),
+    ("options-unknown", (D3,), {"optimizer_options": {"foo": 1}}, TypeError, r"\['foo'\]"),
+    ("options-int", (D3,), {"optimizer_options": 3}, TypeError, "optimizer_options must be a"),
+    (
+        "options-momentum",
+        (D3,),
+        {"optimizer": "sgd", "optimizer_options": {"momentum": -0.5}},
+        ValueError,
+        "momentum must be >= 0",
+    ),
+    ("l1-negative", (D3,), {"l1": -1.0}, ValueError, "l1 must be a finite number >= 0"),
+    ("l2-nan", (D3,), {"l2": np.nan}, ValueError, "l2 must not be NaN"),
+    ("l2-str", (D3,), {"l2": "x"}, TypeError, "l2 must be a real number"),
+    ("dtype-int", (D3,), {"dtype": np.int32}, TypeError, "dtype must be float32 or float64"),
+    ("dtype-float16", (D3,), {"dtype": np.float16}, TypeError, "got float16"),
+    ("backend", (D3,), {"backend": "torch"}, ValueError, "backend must be one of"),
+    ("backend-list", (D3,), {"backend": ["numpy"]}, ValueError, "backend must be one of"),
+    ("threads-negative", (D3,), {"threads": -1}, ValueError, "threads must be a non-negative"),
+    ("rng-str", (D3,), {"rng": "a"}, TypeError, "rng must be None, a non-negative integer"),
+    ("rng-negative", (D3,), {"rng": -1}, ValueError, "rng must be None"),
+    (
+        "numpy-activation",
+        ([nn.Dense(3, "mish")],),
+        {"backend": "numpy"},
+        ValueError,
+        "numpy backend has no 'mish' activation",
+    ),
+    (
+        "numpy-alpha-dropout",
+        ([nn.Dense(4, "selu"), nn.AlphaDropout(0.1), nn.Dense(3)],),
+        {"backend": "numpy"},
+        ValueError,
+        "numpy backend has no alpha dropout",
+    ),
+    ("numpy-loss", (D3,), {"backend": "numpy", "loss": "mae"}, ValueError, "no 'mae' loss"),
+    (
+        "numpy-optimizer",
+        (D3,),
+        {"backend": "numpy", "optimizer": "lion"},
+        ValueError,
+        "no 'lion' optimizer",
+    ),
+    (
+        "numpy-option",
+        (D3,),
+        {"backend": "numpy", "optimizer_options": {"weight_decay": 0.1}},
+        ValueError,
+        r"no option \['weight_decay'\] for adam",
+    ),
+):
+    case(f"Sequential-{label}", nn.Sequential, *args, **kwargs, exc=exc, match=match)
+
+# layers
+for cls, args, kwargs, exc, match in (
+    (nn.Dense, (0,), {}, ValueError, "Dense: units must be a positive integer, got 0"),
+    (nn.Dense, (-1,), {}, ValueError, "units must be a positive integer, got -1"),
+    (nn.Dense, (2.0,), {}, ValueError, "units must be a positive integer, got 2.0"),
+    (nn.Dense, (None,), {}, ValueError, "units must be a positive integer, got None"),
+    (nn.Dense, (3, "reluu"), {}, ValueError, "'reluu' is not an elementwise activation"),
+    (nn.Dense, (3, "softmax"), {}, ValueError, "'softmax' is not an elementwise activation"),
+    (nn.Dense, (3, ["relu"]), {}, TypeError, "activation name must be a str, got list"),
+    (nn.Dense, (3, "relu"), {"alpha": 1.0}, TypeError, r"relu: unknown parameter\(s\) \['alpha'\]"),
+    (nn.Dense, (3, "leaky_relu"), {"negative_slope": "x"}, TypeError, "negative_slope must be"),
+    (nn.Dense, (3, "softplus"), {"beta": 0}, ValueError, "beta must be > 0"),
+    (nn.Dense, (3,), {"init": "xavier"}, ValueError, "init must be 'he', 'lecun', 'glorot'"),
+    (nn.Dense, (3,), {"l1": -0.1}, ValueError, "l1 must be a finite number >= 0"),
+    (nn.Dense, (3,), {"l2": np.inf}, ValueError, "l2 must be a finite number >= 0"),
+    (nn.Dense, (3,), {"l2": np.nan}, ValueError, "l2 must not be NaN"),
+    (nn.Dense, (3,), {"l2": "1"}, TypeError, "l2 must be a real number"),
+    (nn.Activation, ("foo",), {}, ValueError, "'foo' is not an elementwise activation"),
+    (nn.Activation, ("log_softmax",), {}, ValueError, "'log_softmax' is not an elementwise"),
+    (nn.Activation, (3,), {}, TypeError, "activation name must be a str, got int"),
+    (nn.Activation, ("relu",), {"beta": 2}, TypeError, r"unknown parameter\(s\) \['beta'\]"),
+    (nn.PReLU, ("a",), {}, TypeError, "PReLU: init must be a real number"),
+    (nn.PReLU, (np.nan,), {}, ValueError, "PReLU: init must not be NaN"),
+    (nn.PReLU, (np.inf,), {}, ValueError, "PReLU: init must be finite"),
+    (nn.PReLU, (), {"shared": "no"}, TypeError, "PReLU: shared must be a bool"),
+    (nn.RReLU, (0.5, 0.1), {}, ValueError, "need 0 <= lower <= upper"),
+    (nn.RReLU, (-0.5, 0.1), {}, ValueError, "need 0 <= lower <= upper"),
+    (nn.RReLU, ("a",), {}, TypeError, "RReLU: lower must be a real number"),
+    (nn.RReLU, (0.1, np.nan), {}, ValueError, "RReLU: upper must not be NaN"),
+    (nn.Maxout, (0,), {}, ValueError, "Maxout: pieces must be a positive integer, got 0"),
+    (nn.Maxout, (1.5,), {}, TypeError, "Maxout: pieces must be an integer, got 1.5"),
+    (nn.Maxout, ("2",), {}, TypeError, "pieces must be an integer"),
+    (nn.CReLU, (1,), {}, TypeError, "positional argument"),
+    (nn.Softmax, (-1,), {}, TypeError, "positional argument"),
+    (nn.LogSoftmax, (), {"axis": 0}, TypeError, "unexpected keyword argument 'axis'"),
+    (nn.Layer, (3,), {}, TypeError, "positional argument"),
+    (nn.Dropout, (-0.1,), {}, ValueError, r"Dropout: p must be in \[0, 1\], got -0.1"),
+    (nn.Dropout, (1.0,), {}, ValueError, r"Dropout: p must be in \[0, 1\), got 1.0"),
+    (nn.Dropout, (1.5,), {}, ValueError, r"p must be in \[0, 1\], got 1.5"),
+    (nn.Dropout, (np.nan,), {}, ValueError, r"p must be in \[0, 1\], got nan"),
+    (nn.Dropout, ("a",), {}, TypeError, "Dropout: p must be a real number"),
+    (nn.Dropout, (True,), {}, TypeError, "p must be a real number, got True"),
+    (nn.AlphaDropout, (1,), {}, ValueError, r"AlphaDropout: p must be in \[0, 1\), got 1"),
+    (nn.AlphaDropout, (-1,), {}, ValueError, r"AlphaDropout: p must be in \[0, 1\]"),
+    (nn.EarlyStopping, (), {"patience": -1}, ValueError, "patience must be an integer >= 0"),
+    (nn.EarlyStopping, (), {"patience": 1.5}, ValueError, "patience must be an integer >= 0"),
+    (nn.EarlyStopping, (None,), {}, TypeError, "monitor must be a str, got None"),
+    (nn.EarlyStopping, (), {"mode": "up"}, ValueError, "mode must be 'auto', 'min' or 'max'"),
+    (nn.EarlyStopping, (), {"min_delta": "a"}, TypeError, "min_delta must be a real number"),
+    (nn.EarlyStopping, (), {"min_delta": np.nan}, ValueError, "min_delta must not be NaN"),
+    (nn.Callback, (1,), {}, TypeError, "takes no arguments"),
+):
+    case(f"{cls.__name__}-{args!r}-{kwargs!r}", cls, *args, **kwargs, exc=exc, match=match)
+
+# one layer class per elementwise activation: unknown keywords, positional parameters
+_BAD_PARAM = {  # class -> (a bad parameter, exception, message)
+    "LeakyReLU": ({"negative_slope": "x"}, TypeError, "negative_slope must be a real number"),
+    "ELU": ({"alpha": [1.0]}, TypeError, "alpha must be a real number"),
+    "CELU": ({"alpha": 0.0}, ValueError, "alpha must be nonzero"),
+    "Hardtanh": ({"min_val": 1.0, "max_val": -1.0}, ValueError, "min_val"),
+    "GELU": ({"approximate": "fast"}, ValueError, "approximate must be 'none' or 'tanh'"),
+    "Softplus": ({"beta": 0}, ValueError, "beta must be > 0"),
+    "Swish": ({"beta": "b"}, TypeError, "beta must be a real number"),
+    "BinaryStep": ({"threshold": None}, TypeError, "threshold must be a real number"),
+}
+for cls_name, act_name in NAMED_ACTIVATIONS.items():
+    cls = getattr(nn, cls_name)
+    case(
+        f"{cls_name}-unknown-keyword",
+        cls,
+        bogus=1.0,
+        exc=TypeError,
+        match=rf"{act_name}: unknown parameter\(s\) \['bogus'\]",
+    )
+    case(f"{cls_name}-positional", cls, 0.5, exc=TypeError, match="positional argument")
+    if cls_name in _BAD_PARAM:
+        kw, exc, match = _BAD_PARAM[cls_name]
+        case(f"{cls_name}-bad-parameter", cls, **kw, exc=exc, match=match)
+
+# kernel_of (the activation id and parameters the fused kernels take)
+case("kernel_of-unknown", A.kernel_of, "foo", exc=ValueError, match="'foo' is not an elementwise")
+case("kernel_of-none", A.kernel_of, None, exc=TypeError, match="name must be a str, got NoneType")
+case("kernel_of-list", A.kernel_of, ["relu"], exc=TypeError, match="must be a str, got list")
+case("kernel_of-softmax", A.kernel_of, "softmax", exc=ValueError, match="not an elementwise")
+case("kernel_of-param", A.kernel_of, "relu", alpha=1, exc=TypeError, match="unknown parameter")
+case("kernel_of-param-str", A.kernel_of, "elu", alpha="x", exc=TypeError, match="alpha must be")
+
+# load: missing files and files that are not (intact) nnkernels.nn models
+_DIR = Path(tempfile.mkdtemp(prefix="nnk-bad-input-"))
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
+fitted().save(_DIR / "good.npz")
+_GOOD = dict(np.load(_DIR / "good.npz"))
+_CONFIG = json.loads(str(_GOOD["config"]))
+
+
+def _model_file(name, **changes):
+    """good.npz with entries replaced (None: removed); config entries as config_<key>."""
+    data, config = dict(_GOOD), copy.deepcopy(_CONFIG)
+    for key, value in changes.items():
+        if key.startswith("config_"):
+            config[key[len("config_") :]] = value
+        elif value is None:
+            del data[key]
+        else:
+            data[key] = value
+    data["config"] = np.array(json.dumps(config))
+    np.savez(_DIR / name, **data)
+    return _DIR / name
+
+
+(_DIR / "text.npz").write_text("not a model")
+(_DIR / "empty.npz").write_bytes(b"")
+np.save(_DIR / "array.npy", np.zeros(3))
+np.savez(_DIR / "other.npz", a=np.zeros(3))
+np.savez(_DIR / "json.npz", config=np.array("{not json"))
+np.savez(_DIR / "json-list.npz", config=np.array("[1, 2]"))
+_BAD_LAYERS = [{**_CONFIG["layers"][0], "type": "Conv2d"}] + _CONFIG["layers"][1:]
+for label, path, exc, match in (
+    ("missing", _DIR / "missing.npz", FileNotFoundError, "missing.npz"),
+    ("text", _DIR / "text.npz", ValueError, "text.npz: not an nnkernels.nn model file"),
+    ("empty", _DIR / "empty.npz", ValueError, "empty.npz: not an nnkernels.nn model file"),
+    ("npy", _DIR / "array.npy", ValueError, r"a \.npy array, not an \.npz archive"),
+    ("other-npz", _DIR / "other.npz", ValueError, "not an nnkernels.nn model file .*config"),
+    ("bad-json", _DIR / "json.npz", ValueError, "json.npz: not an nnkernels.nn model file"),
+    ("json-list", _DIR / "json-list.npz", ValueError, "no nnkernels.nn.Sequential/1 config"),
+    (
+        "format",
+        _model_file("format.npz", config_format="keras/2"),
+        ValueError,
+        "no nnkernels.nn.Sequential/1 config",
+    ),
+    (
+        "layer-type",
+        _model_file("layer.npz", config_layers=_BAD_LAYERS),
+        ValueError,
+        "unknown layer type 'Conv2d'",
+    ),
+    (
+        "layer-config",
+        _model_file("units.npz", config_layers=[{"type": "Dense", "units": 0}]),
+        ValueError,
+        "units must be a positive integer",
+    ),
+    (
+        "loss",
+        _model_file("loss.npz", config_loss="hinge"),
+        ValueError,
+        "not an nnkernels.nn model file .*loss must be one of",
+    ),
+    ("param-missing", _model_file("param.npz", param_3=None), ValueError, "param_3"),
+    (
+        "param-shape",
+        _model_file("shape.npz", param_0=np.zeros((4, 8), np.float32)),
+        ValueError,
+        r"weights\[0\] has shape \(4, 8\); expected \(5, 8\)",
+    ),
+    ("none", None, TypeError, "expected str, bytes or os.PathLike"),
+):
+    case(f"load-{label}", nn.load, path, exc=exc, match=match)
+
+# nn.functional: the fused bias + activation pair
+z43, b3 = arr(4, 3, seed=41), arr(3, seed=42)
+ro43 = readonly(arr(4, 3, seed=43))
+for label, args, kwargs, exc, match in (
+    ("bias-shape", (z43, arr(4)), {}, ValueError, r"bias has shape \(4,\); expected \(3,\)"),
+    ("bias-2d", (z43, arr(1, 3)), {}, ValueError, r"bias has shape \(1, 3\); expected \(3,\)"),
+    ("bias-none", (z43, None), {}, TypeError, "bias_activation: bias is None"),
+    ("bias-complex", (z43, COMPLEX[:3]), {}, TypeError, "bias has dtype complex128"),
+    ("z-1d", (z43[0], b3), {}, ValueError, r"z must be 2-D \(rows, cols\), got shape \(3,\)"),
+    ("z-object", (OBJECT.reshape(2, 2), b3[:2]), {}, TypeError, "z has dtype object"),
+    ("z-ragged", ([[1.0], [1.0, 2.0]], b3), {}, TypeError, "z cannot be converted"),
+    ("out-shape", (z43, b3), {"out": arr(3, 4)}, ValueError, r"out has shape \(3, 4\)"),
+    ("out-dtype", (z43, b3), {"out": np.zeros((4, 3))}, TypeError, "out has dtype float64"),
+    ("out-list", (z43, b3), {"out": [0.0] * 12}, TypeError, "out must be a numpy.ndarray"),
+    ("out-strided", (z43, b3), {"out": arr(4, 6)[:, ::2]}, ValueError, "out must be C-contig"),
+    ("out-readonly", (z43, b3), {"out": ro43}, ValueError, "out is read-only"),
+    ("out-is-bias", (z43[:1], b3), {"out": b3.reshape(1, 3)}, ValueError, "out overlaps"),
+    ("pre-is-out", (z43, b3), {"out": z43, "pre": z43}, ValueError, "out overlaps"),
+    ("pre-shape", (z43, b3), {"pre": arr(3)}, ValueError, r"pre has shape \(3,\)"),
+    ("activation", (z43, b3, "foo"), {}, ValueError, "'foo' is not an elementwise activation"),
+    ("activation-none", (z43, b3, None), {}, TypeError, "activation name must be a str"),
+    ("param", (z43, b3, "relu"), {"alpha": 2}, TypeError, r"unknown parameter\(s\) \['alpha'\]"),
+):
+    case(f"bias_activation-{label}", NF.bias_activation, *args, **kwargs, exc=exc, match=match)
+for label, args, kwargs, exc, match in (
+    ("neither", (z43,), {}, TypeError, "pass exactly one of x="),
+    ("both", (z43,), {"x": z43, "y": z43}, TypeError, "pass exactly one of x="),
+    ("y-gelu", (z43,), {"y": z43, "activation": "gelu"}, TypeError, "not a function of its out"),
+    ("dy-1d", (z43[0],), {"x": z43[0]}, ValueError, r"dy must be 2-D \(rows, cols\)"),
+    ("dy-complex", (COMPLEX.reshape(2, 2),), {"x": z43}, TypeError, "dy has dtype complex128"),
+    ("dy-none", (None,), {"x": z43}, TypeError, "dy is None"),
+    ("x-shape", (z43,), {"x": z43.T}, ValueError, r"x has shape \(3, 4\); expected \(4, 3\)"),
+    ("x-strings", (z43,), {"x": STRINGS}, TypeError, "x has dtype <U1"),
+    ("dbias-shape", (z43,), {"x": z43, "dbias": arr(4)}, ValueError, r"dbias has shape \(4,\)"),
+    ("dbias-str", (z43,), {"x": z43, "dbias": "yes"}, TypeError, "dbias must be a numpy.ndarray"),
+    ("dbias-dtype", (z43,), {"x": z43, "dbias": np.zeros(3)}, TypeError, "dbias has dtype float6"),
+    ("dbias-readonly", (z43,), {"x": z43, "dbias": ro43[0]}, ValueError, "dbias is read-only"),
+    ("dbias-overlaps", (z43,), {"x": ro43, "dbias": z43[0]}, ValueError, "dbias overlaps"),
+    ("out-readonly", (z43,), {"x": z43, "out": ro43}, ValueError, "out is read-only"),
+    ("out-shape", (z43,), {"x": z43, "out": arr(4, 4)}, ValueError, r"out has shape \(4, 4\)"),
+    ("activation", (z43,), {"x": z43, "activation": "softmax"}, ValueError, "not an elementwise"),
+):
+    case(
+        f"bias_activation_backward-{label}",
+        NF.bias_activation_backward,
+        *args,
+        **kwargs,
+        exc=exc,
+        match=match,
+    )
+
+# nn.functional: the dropout family
+x43 = arr(4, 3, seed=44)
+x4d = arr(2, 3, 4, 4, seed=45)
+buf13 = arr(13, seed=46)
+for fn in (NF.dropout, NF.dropout_backward, NF.alpha_dropout, NF.alpha_dropout_backward):
+    n = fn.__name__
+    for label, args, kwargs, exc, match in (
+        ("p-negative", (x43, -0.1), {}, ValueError, rf"{n}: p must be in \[0, 1\], got -0.1"),
+        ("p-above-1", (x43, 1.5), {}, ValueError, rf"{n}: p must be in \[0, 1\], got 1.5"),
+        ("p-nan", (x43, np.nan), {}, ValueError, r"p must be in \[0, 1\], got nan"),
+        ("p-str", (x43, "a"), {}, TypeError, rf"{n}: p must be a real number, got 'a'"),
+        ("seed-none", (x43, 0.5), {"seed": None}, TypeError, f"{n}: seed must be an integer"),
+        ("seed-float", (x43, 0.5), {"seed": 1.0}, TypeError, "seed must be an integer"),
+        ("x-complex", (COMPLEX, 0.5), {}, TypeError, f"{n}: x has dtype complex128"),
+        ("x-none", (None, 0.5), {}, TypeError, f"{n}: x is None"),
+        ("x-ragged", ([[1.0], [1.0, 2.0]], 0.5), {}, TypeError, "x cannot be converted"),
+        ("out-shape", (x43, 0.5), {"out": arr(12)}, ValueError, r"out has shape \(12,\)"),
+        ("out-dtype", (x43, 0.5), {"out": np.zeros((4, 3))}, TypeError, "out has dtype float64"),
+        ("out-readonly", (x43, 0.5), {"out": ro43}, ValueError, "out is read-only"),
+        ("out-strided", (x43, 0.5), {"out": arr(4, 6)[:, ::2]}, ValueError, "C-contiguous"),
+        ("out-overlap", (buf13[:12], 0.5), {"out": buf13[1:]}, ValueError, "out overlaps"),
+        ("out-list", (x43, 0.5), {"out": [0.0] * 12}, TypeError, "out must be a numpy.ndarray"),
+    ):
+        kwargs.setdefault("seed", 7)
+        case(f"{n}-{label}", fn, *args, **kwargs, exc=exc, match=match)
+for fn, args, kwargs, exc, match in (
+    (NF.dropout2d, (x43, 0.5), {}, ValueError, r"x must be 4-D \(N, C, \.\.\.\) or 3-D"),
+    (NF.dropout2d, (x4d, -0.5), {}, ValueError, r"dropout2d: p must be in \[0, 1\]"),
+    (NF.dropout2d, (x4d, 0.5), {"out": readonly(x4d)}, ValueError, "read-only"),
+    (NF.dropout2d, (x4d, 0.5), {"seed": "1"}, TypeError, "seed must be an integer"),
+    (NF.dropout3d, (x4d[0, 0], 0.5), {}, ValueError, r"x must be 5-D .* got shape \(4, 4\)"),
+    (NF.dropout3d, (OBJECT, 0.5), {}, TypeError, "dropout3d: x has dtype object"),
+    (NF.dropout_nd_backward, (x4d, 0.5), {"spatial": 1}, ValueError, "spatial must be 2 or 3"),
+    (NF.dropout_nd_backward, (x4d, 0.5), {"spatial": "2"}, ValueError, "spatial must be 2 or 3"),
+    (NF.dropout_nd_backward, (x43, 0.5), {"spatial": 2}, ValueError, "must be 4-D"),
+    (NF.dropout_nd_backward, (x4d, 2.0), {"spatial": 3}, ValueError, r"p must be in \[0, 1\]"),
+):
+    kwargs.setdefault("seed", 7)
+    case(f"{fn.__name__}-{args[1]!r}-{kwargs!r}", fn, *args, **kwargs, exc=exc, match=match)
+case("dropout_threshold-str", NF.dropout_threshold, "f", "a", exc=TypeError, match="f: p must be")
+case("dropout_threshold-bool", NF.dropout_threshold, "f", True, exc=TypeError, match="real number")
+case("dropout_threshold-2", NF.dropout_threshold, "f", 2, exc=ValueError, match=r"in \[0, 1\]")
 
 
 # ---- the checks ---------------------------------------------------------------------------
@@ -1156,6 +1722,40 @@ def _scalars(objs):
     ]
 
 
+_NN_OBJECTS = (nn.Sequential, nn.Layer, nn.Callback)
+_CACHES = ("_buffers", "_batch_buffers")  # scratch arrays reused per batch shape: not state
+
+
+def _nn_objects(obj) -> list:
+    """The models, layers and callbacks among obj (through lists, tuples and dicts)."""
+    if isinstance(obj, _NN_OBJECTS):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [o for x in obj for o in _nn_objects(x)]
+    if isinstance(obj, dict):
+        return [o for x in obj.values() for o in _nn_objects(x)]
+    return []
+
+
+def _state(obj, seen):
+    """A comparable picture of everything a model, layer or callback holds: parameters,
+    optimizer state, history, classes, generators, build state, settings."""
+    if isinstance(obj, np.ndarray):
+        return (obj.shape, obj.dtype.str, obj.tobytes())
+    if isinstance(obj, np.random.Generator):
+        return repr(obj.bit_generator.state)
+    if isinstance(obj, (list, tuple)):
+        return [_state(o, seen) for o in obj]
+    if isinstance(obj, dict):
+        return {repr(k): _state(v, seen) for k, v in obj.items() if k not in _CACHES}
+    if isinstance(obj, (*_NN_OBJECTS, O.Optimizer)):
+        if id(obj) in seen:
+            return "<seen>"
+        seen.add(id(obj))
+        return (type(obj).__name__, _state(vars(obj), seen))
+    return repr(obj)
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_raises_and_changes_nothing(c: Case):
     roots = [c.args, c.kwargs, c.extra, _owner(c.fn)]
@@ -1164,6 +1764,8 @@ def test_bad_input_raises_and_changes_nothing(c: Case):
     flags = [a.flags.writeable for a in watched]
     owners = [o for o in (*c.args, *c.extra, _owner(c.fn)) if isinstance(o, O.Optimizer)]
     scalars = copy.deepcopy(_scalars(owners))
+    models = _nn_objects(roots)
+    states = [_state(m, set()) for m in models]
     with pytest.raises(c.exc, match=c.match):
         c.fn(*c.args, **c.kwargs)
     after = [(a.shape, a.dtype, a.strides, a.tobytes()) for a in watched]
@@ -1171,6 +1773,8 @@ def test_bad_input_raises_and_changes_nothing(c: Case):
         assert a == b, f"{c.id}: watched array {i} of shape {b[0]} was modified"
     assert flags == [a.flags.writeable for a in watched]
     assert _scalars(owners) == scalars, f"{c.id}: optimizer state changed"
+    for m, b in zip(models, states):
+        assert _state(m, set()) == b, f"{c.id}: {type(m).__name__} changed"
 
 
 def _public(module, names) -> set[str]:
@@ -1196,9 +1800,7 @@ def test_every_public_callable_has_cases():
         | _public(O, O.__all__)
         | _public(F, F.__all__)
     ) - _NO_ARGUMENTS
-    nn = getattr(nk, "nn", None)  # issue 5: once merged, its classes need cases too
-    if nn is not None:
-        wanted |= _public(nn, getattr(nn, "__all__", []))
+    wanted |= _public(nn, nn.__all__) | _public(NF, NF.__all__)
     missing = sorted(wanted - covered)
     assert not missing, f"public callables without bad-input cases: {missing}"
     assert len(CASES) >= 150

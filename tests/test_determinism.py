@@ -1,8 +1,8 @@
-"""Reductions have the same bits for 1 and 2 threads: every loss under every reduction, and the
-global gradient norm (alone and inside a clipped optimizer step). Fixed blocks, partial sums
-combined in a fixed order (parallel.hpp).
-
-The seeded-MLP training run (issue 5, nnkernels.nn) joins these tests when nn is merged."""
+"""Reductions have the same bits for 1 and 2 threads: every loss under every reduction, the
+global gradient norm (alone and inside a clipped optimizer step), and a seeded MLP training run
+(fused bias + activation and its bias-gradient sums, dropout masks, cross-entropy, Adam). Fixed
+blocks, partial sums combined in a fixed order (parallel.hpp); dropout masks a function of (seed,
+element index) only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 import nnkernels as nk
 from nnkernels import losses as L
+from nnkernels import nn
 from nnkernels import optim as O
 
 ROWS, CLASSES = 1500, 200  # 300K elements: several blocks per thread
@@ -69,3 +70,48 @@ def test_gradient_norms_same_bits_for_1_and_2_threads(dtype):
 
     s1, s2 = _both(clipped_steps)
     assert s1 == s2
+
+
+class _Threads(nn.Callback):
+    """Records the nnkernels thread count that training runs with."""
+
+    def on_train_begin(self, model):
+        self.seen = nk.get_num_threads()
+
+
+def test_seeded_mlp_training_same_bits_for_1_and_2_threads():
+    # Shapes above every kernel's parallel grain: batches of 512 (and 256) rows, so 256K GELU
+    # and dropout elements, 128K tanh and alpha-dropout elements per batch; 167K Adam parameters.
+    rng = np.random.default_rng(9)
+    centers = rng.standard_normal((10, 64)) * 2
+    y = rng.integers(0, 10, 1024)
+    X = (centers[y] + rng.standard_normal((1024, 64))).astype(np.float32)
+
+    def train():
+        model = nn.Sequential(
+            [
+                nn.Dense(512, "gelu"),
+                nn.Dropout(0.2),
+                nn.Dense(256, "tanh"),
+                nn.AlphaDropout(0.1),
+                nn.Dense(10),
+            ],
+            lr=1e-3,
+            l2=1e-4,
+            threads=0,  # no one-thread limit for small work: the outer nk.threads(n) decides
+            rng=5,
+        )
+        seen = _Threads()
+        model.fit(
+            X, y, epochs=3, batch_size=512, validation_split=0.25, callbacks=[seen], verbose=0
+        )
+        return seen.seen, model.get_weights(), model.history
+
+    (t1, w1, h1), (t2, w2, h2) = _both(train)
+    assert (t1, t2) == (1, 2)
+    assert h1["loss"][-1] < h1["loss"][0] and all(np.isfinite(h1["val_loss"]))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert np.float64(h1[key]).tobytes() == np.float64(h2[key]).tobytes(), key
+    assert len(w1) == len(w2) == 6
+    for a, b in zip(w1, w2):
+        assert a.tobytes() == b.tobytes()

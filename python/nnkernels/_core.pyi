@@ -12,6 +12,18 @@ def best_isa() -> str:
     """
     The best ISA level this CPU and build support.
     """
+def bias_act(op: typing.SupportsInt | typing.SupportsIndex, z: typing.Any, bias: typing.Any, pre: typing.Any, out: typing.Any, p0: typing.SupportsFloat | typing.SupportsIndex, p1: typing.SupportsFloat | typing.SupportsIndex, p2: typing.SupportsFloat | typing.SupportsIndex, fn: typing.Any) -> None:
+    """
+    out = f(z + bias) over a C-contiguous (rows, cols) z; pre (optional) gets z + bias.
+    """
+def bias_act_backward(op: typing.SupportsInt | typing.SupportsIndex, from_output: bool, dy: typing.Any, saved: typing.Any, out: typing.Any, dbias: typing.Any, p0: typing.SupportsFloat | typing.SupportsIndex, p1: typing.SupportsFloat | typing.SupportsIndex, p2: typing.SupportsFloat | typing.SupportsIndex, fn: typing.Any) -> None:
+    """
+    out = dy * f'(saved); dbias (optional) = column sums of out, deterministic.
+    """
+def dropout(x: typing.Any, out: typing.Any, seed: typing.SupportsInt | typing.SupportsIndex, threshold: typing.SupportsInt | typing.SupportsIndex, group: typing.SupportsInt | typing.SupportsIndex, scale: typing.SupportsFloat | typing.SupportsIndex, shift: typing.SupportsFloat | typing.SupportsIndex, dropped: typing.SupportsFloat | typing.SupportsIndex, fn: typing.Any) -> None:
+    """
+    out = x * (kept ? scale : 0) + (kept ? shift : dropped), kept drawn per group of elements from (seed, group index).
+    """
 def get_num_threads() -> int:
     """
     Threads a kernel call from this Python thread may use.

@@ -655,6 +655,8 @@ def kernel_of(name: str, **params) -> tuple[int, tuple[float, float, float], boo
     may use the output y with these parameters. ValueError for an activation that is not
     elementwise (or unknown), TypeError for an unknown parameter.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a str, got {type(name).__name__}")
     spec = _SPEC_BY_NAME.get(name)
     if spec is None:
         elementwise = ", ".join(s.name for s in SPECS)

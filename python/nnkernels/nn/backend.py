@@ -10,6 +10,7 @@ NumPy backend covers the common activations, the three fused output losses and S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -26,7 +27,7 @@ class Act:
     name: str
     params: tuple  # ((name, value), ...)
     op: int
-    p: tuple
+    p: tuple[float, float, float]
     from_output: bool
 
     @classmethod
@@ -51,7 +52,7 @@ def _elu_forward(x, a):
 _SELU_A, _SELU_S = 1.6732632423543772848, 1.0507009873554804934
 
 # name -> (f(x, params), f'(x, params)) as a NumPy user writes them
-_NUMPY_ACTS = {
+_NUMPY_ACTS: dict[str, tuple[Callable, Callable]] = {
     "identity": (lambda x, k: x, lambda x, k: np.ones_like(x)),
     "relu": (lambda x, k: np.maximum(x, 0), lambda x, k: (x > 0).astype(x.dtype)),
     "leaky_relu": (
@@ -84,6 +85,9 @@ class KernelBackend:
     """The nnkernels C++ kernels."""
 
     name = "nnkernels"
+
+    def check(self, layers, loss: str, optimizer: str, options: dict) -> None:
+        """Raise ValueError for anything of a model this backend cannot run."""
 
     def check_activation(self, act: Act) -> None:
         pass
@@ -118,17 +122,14 @@ class KernelBackend:
 
     def loss(self, kind: str, logits, target, grad):
         """(mean loss, gradient written into grad) of the fused output loss."""
-        if kind == "cross_entropy":
-            return losses.cross_entropy_value_and_grad(logits, target, out=grad)
-        if kind == "binary_cross_entropy":
-            return losses.binary_cross_entropy_with_logits_value_and_grad(logits, target, out=grad)
-        return getattr(losses, kind + "_value_and_grad")(logits, target, out=grad)
+        name = "binary_cross_entropy_with_logits" if kind == "binary_cross_entropy" else kind
+        return getattr(losses, name + "_value_and_grad")(logits, target, out=grad)
 
     def optimizer(self, name: str, params, **options):
-        return _OPTIMIZERS[name](params, **options)
+        return OPTIMIZERS[name](params, **options)
 
 
-_OPTIMIZERS = {
+OPTIMIZERS = {
     "sgd": optim.SGD,
     "adam": optim.Adam,
     "adamw": optim.AdamW,
@@ -177,17 +178,36 @@ class _NumpyAdam:
         return True
 
 
+def _lacks(what: str, have=()) -> ValueError:
+    listed = f" (it has {', '.join(sorted(have))})" if have else ""
+    return ValueError(f"the numpy backend has no {what}{listed}; use backend='nnkernels'")
+
+
 class NumpyBackend:
     """Plain NumPy expressions (the baseline a NumPy user would write)."""
 
     name = "numpy"
 
+    _LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
+    _OPTIONS = {"sgd": {"momentum"}, "adam": {"betas", "eps"}}
+
+    def check(self, layers, loss: str, optimizer: str, options: dict) -> None:
+        for layer in layers:
+            if getattr(layer, "act", None) is not None:
+                self.check_activation(layer.act)
+            if getattr(layer, "alpha", False):
+                raise _lacks("alpha dropout")
+        if loss not in self._LOSSES:
+            raise _lacks(f"{loss!r} loss", self._LOSSES)
+        if optimizer not in self._OPTIONS:
+            raise _lacks(f"{optimizer!r} optimizer", self._OPTIONS)
+        unknown = set(options) - self._OPTIONS[optimizer]
+        if unknown:
+            raise _lacks(f"option {sorted(unknown)} for {optimizer}", self._OPTIONS[optimizer])
+
     def check_activation(self, act: Act) -> None:
         if act.name not in _NUMPY_ACTS:
-            raise ValueError(
-                f"the numpy backend has no {act.name!r} activation (it has "
-                f"{', '.join(_NUMPY_ACTS)}); use backend='nnkernels'"
-            )
+            raise _lacks(f"{act.name!r} activation", _NUMPY_ACTS)
 
     def bias_act(self, z, bias, act: Act, out):
         z += bias
@@ -206,7 +226,7 @@ class NumpyBackend:
 
     def dropout(self, x, p, seed, out, alpha=False, backward=False):
         if alpha:
-            raise ValueError("the numpy backend has no alpha dropout; use backend='nnkernels'")
+            raise _lacks("alpha dropout")
         keep = np.random.default_rng(seed).random(x.shape) >= p
         return x * keep / (1 - p) if p < 1 else np.zeros_like(x)
 
@@ -226,14 +246,14 @@ class NumpyBackend:
         if kind == "mse":
             d = logits - target
             return np.mean(d * d), 2 * d / d.size
-        raise ValueError(f"the numpy backend has no {kind!r} loss; use backend='nnkernels'")
+        raise _lacks(f"{kind!r} loss", self._LOSSES)
 
     def optimizer(self, name: str, params, **options):
         if name == "adam":
             return _NumpyAdam(params, **options)
         if name == "sgd":
             return _NumpySGD(params, **options)
-        raise ValueError(f"the numpy backend has no {name!r} optimizer (sgd, adam)")
+        raise _lacks(f"{name!r} optimizer", self._OPTIONS)
 
 
 BACKENDS = {"nnkernels": KernelBackend, "numpy": NumpyBackend}
@@ -242,5 +262,5 @@ BACKENDS = {"nnkernels": KernelBackend, "numpy": NumpyBackend}
 def backend(name: str):
     try:
         return BACKENDS[name]()
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}") from None

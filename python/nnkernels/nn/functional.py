@@ -15,6 +15,8 @@ C-contiguous, of the exact shape and dtype, and may be the input itself.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .. import _core, activations
@@ -38,7 +40,12 @@ SELU_ALPHA_PRIME = -1.7580993408473766
 
 
 def _floats(fn: str, name: str, a, dtype=None) -> np.ndarray:
-    a = np.asarray(a)
+    if a is None:
+        raise TypeError(f"{fn}: {name} is None")
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError):
+        raise TypeError(f"{fn}: {name} cannot be converted to an array (ragged?)") from None
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{fn}: {name} has dtype {a.dtype}; expected float32 or float64")
     if dtype is None:
@@ -129,33 +136,39 @@ def _seed(fn: str, seed) -> int:
     return int(seed) % 2**64
 
 
-def _run(fn, x, p, seed, out, group_of, scale, shift, dropped):
+def _run(
+    fn: str,
+    x,
+    p,
+    seed,
+    out,
+    coefficients: Callable[[float], tuple[float, float, float]],
+    group_of: Callable[[np.ndarray], int] = lambda x: 1,
+):
+    """Validate, then one dropout kernel call; ``coefficients(p)`` gives (scale, shift,
+    dropped): kept elements become ``x * scale + shift``, dropped ones ``dropped``."""
     threshold = dropout_threshold(fn, p)
     seed = _seed(fn, seed)
     x = _floats(fn, "x", x)
     group = group_of(x)
     out = _out(out, x)
-    _core.dropout(x, out, seed, threshold, group, scale, shift, dropped, fn)
+    _core.dropout(x, out, seed, threshold, group, *coefficients(float(p)), fn)
     return out
 
 
-def _one(x):
-    return 1
-
-
-def _inverted_scale(p) -> float:
-    return 0.0 if p >= 1 else 1.0 / (1.0 - p)
+def _inverted(p: float) -> tuple[float, float, float]:
+    return (0.0 if p >= 1 else 1.0 / (1.0 - p)), 0.0, 0.0
 
 
 def dropout(x, p=0.5, *, seed, out=None):
     """Inverted dropout: each element zeroed with probability ``p``, the others scaled by
     ``1 / (1 - p)``. The mask is a function of ``(seed, element index)`` only."""
-    return _run("dropout", x, p, seed, out, _one, _inverted_scale(float(p)), 0.0, 0.0)
+    return _run("dropout", x, p, seed, out, _inverted)
 
 
 def dropout_backward(dy, p=0.5, *, seed, out=None):
     """Backward of :func:`dropout` with the same ``seed``: the mask regenerated, not stored."""
-    return _run("dropout_backward", dy, p, seed, out, _one, _inverted_scale(float(p)), 0.0, 0.0)
+    return _run("dropout_backward", dy, p, seed, out, _inverted)
 
 
 def _alpha_affine(p: float) -> tuple[float, float]:
@@ -166,19 +179,24 @@ def _alpha_affine(p: float) -> tuple[float, float]:
     return a, -a * SELU_ALPHA_PRIME * p
 
 
+def _alpha(p: float) -> tuple[float, float, float]:
+    a, b = _alpha_affine(p)
+    return a, b, a * SELU_ALPHA_PRIME + b
+
+
+def _alpha_backward(p: float) -> tuple[float, float, float]:
+    return _alpha_affine(p)[0], 0.0, 0.0
+
+
 def alpha_dropout(x, p=0.5, *, seed, out=None):
     """Alpha dropout (for SELU networks): dropped units set to SELU's negative saturation
     ``alpha'``, then ``a x + b`` so that mean 0 and variance 1 are kept (PyTorch's formula)."""
-    dropout_threshold("alpha_dropout", p)
-    a, b = _alpha_affine(float(p))
-    return _run("alpha_dropout", x, p, seed, out, _one, a, b, a * SELU_ALPHA_PRIME + b)
+    return _run("alpha_dropout", x, p, seed, out, _alpha)
 
 
 def alpha_dropout_backward(dy, p=0.5, *, seed, out=None):
     """Backward of :func:`alpha_dropout` with the same ``seed``: ``a dy`` where kept, else 0."""
-    dropout_threshold("alpha_dropout_backward", p)
-    a, _ = _alpha_affine(float(p))
-    return _run("alpha_dropout_backward", dy, p, seed, out, _one, a, 0.0, 0.0)
+    return _run("alpha_dropout_backward", dy, p, seed, out, _alpha_backward)
 
 
 def _channels(fn: str, spatial: int):
@@ -196,14 +214,12 @@ def _channels(fn: str, spatial: int):
 def dropout2d(x, p=0.5, *, seed, out=None):
     """Channel dropout over (N, C, H, W) or (C, H, W): whole channels zeroed with probability
     ``p``, the others scaled by ``1 / (1 - p)``."""
-    fn = "dropout2d"
-    return _run(fn, x, p, seed, out, _channels(fn, 2), _inverted_scale(float(p)), 0.0, 0.0)
+    return _run("dropout2d", x, p, seed, out, _inverted, _channels("dropout2d", 2))
 
 
 def dropout3d(x, p=0.5, *, seed, out=None):
     """Channel dropout over (N, C, D, H, W) or (C, D, H, W)."""
-    fn = "dropout3d"
-    return _run(fn, x, p, seed, out, _channels(fn, 3), _inverted_scale(float(p)), 0.0, 0.0)
+    return _run("dropout3d", x, p, seed, out, _inverted, _channels("dropout3d", 3))
 
 
 def dropout_nd_backward(dy, p=0.5, *, seed, spatial: int, out=None):
@@ -211,4 +227,4 @@ def dropout_nd_backward(dy, p=0.5, *, seed, spatial: int, out=None):
     fn = "dropout_nd_backward"
     if spatial not in (2, 3):
         raise ValueError(f"{fn}: spatial must be 2 or 3, got {spatial!r}")
-    return _run(fn, dy, p, seed, out, _channels(fn, spatial), _inverted_scale(float(p)), 0.0, 0.0)
+    return _run(fn, dy, p, seed, out, _inverted, _channels(fn, spatial))

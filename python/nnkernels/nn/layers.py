@@ -135,12 +135,23 @@ def init_weights(scheme: str, fan_in: int, fan_out: int, rng, dtype) -> np.ndarr
     return w.astype(dtype)
 
 
-def _regularizer(name: str, v) -> float | None:
+def real(owner: str, name: str, v) -> float:
+    """v as a float: TypeError unless a real number (bools refused), ValueError for NaN."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}{name} must be a real number, got {v!r}")
+    if math.isnan(v):
+        raise ValueError(f"{owner}{name} must not be NaN")
+    return float(v)
+
+
+def regularizer(name: str, v) -> float | None:
+    """A penalty weight: None (unset) or a finite number >= 0."""
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or v < 0:
-        raise ValueError(f"{name} must be a non-negative number, got {v!r}")
-    return float(v)
+    v = real("", name, v)
+    if not 0 <= v < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    return v
 
 
 class Dense(Layer):
@@ -181,8 +192,8 @@ class Dense(Layer):
         self.init = init
         if init is not None:
             init_weights(init, 1, 1, np.random.default_rng(0), np.float64)  # checks the name
-        self.l1 = _regularizer("l1", l1)
-        self.l2 = _regularizer("l2", l2)
+        self.l1 = regularizer("l1", l1)
+        self.l2 = regularizer("l2", l2)
 
     def out_features(self, in_features):
         return self.units
@@ -321,7 +332,11 @@ class PReLU(Layer):
 
     def __init__(self, init: float = 0.25, shared: bool = False):
         super().__init__()
-        self.init, self.shared = float(init), bool(shared)
+        if not isinstance(shared, (bool, np.bool_)):
+            raise TypeError(f"PReLU: shared must be a bool, got {shared!r}")
+        self.init, self.shared = real("PReLU: ", "init", init), bool(shared)
+        if math.isinf(self.init):
+            raise ValueError(f"PReLU: init must be finite, got {init!r}")
 
     def build(self, in_features, dtype, rng, backend, **_):
         out = super().build(in_features, dtype, rng, backend)
@@ -349,7 +364,7 @@ class RReLU(Layer):
 
     def __init__(self, lower: float = 1 / 8, upper: float = 1 / 3):
         super().__init__()
-        self.lower, self.upper = float(lower), float(upper)
+        self.lower, self.upper = real("RReLU: ", "lower", lower), real("RReLU: ", "upper", upper)
         activations.rrelu(np.zeros(1), self.lower, self.upper)  # checks the bounds
 
     def forward(self, x, training):
@@ -387,6 +402,10 @@ class Maxout(Layer):
 
     def __init__(self, pieces: int = 2):
         super().__init__()
+        if isinstance(pieces, (bool, np.bool_)) or not isinstance(pieces, (int, np.integer)):
+            raise TypeError(f"Maxout: pieces must be an integer, got {pieces!r}")
+        if pieces < 1:
+            raise ValueError(f"Maxout: pieces must be a positive integer, got {pieces!r}")
         self.pieces = int(pieces)
 
     def out_features(self, in_features):
@@ -467,7 +486,10 @@ class Dropout(Layer):
         super().__init__()
         from .functional import dropout_threshold
 
-        dropout_threshold(type(self).__name__, p)
+        name = type(self).__name__
+        dropout_threshold(name, p)
+        if p >= 1:  # the kernels allow p = 1; a layer that drops everything trains nothing
+            raise ValueError(f"{name}: p must be in [0, 1), got {p}")
         self.p = float(p)
 
     def forward(self, x, training):

@@ -15,12 +15,15 @@ import json
 import math
 import sys
 import time
+import zipfile
+from typing import Any
 
 import numpy as np
 
 from .._config import threads as nk_threads
+from .backend import OPTIMIZERS
 from .backend import backend as make_backend
-from .layers import LAYERS, Dense, Layer, LogSoftmax, Softmax
+from .layers import LAYERS, Dense, Layer, LogSoftmax, Softmax, regularizer
 
 __all__ = ["Sequential", "Callback", "EarlyStopping", "load", "LOSSES"]
 
@@ -34,6 +37,10 @@ LOSSES = CLASSIFICATION + REGRESSION
 
 class Callback:
     """Hooks into ``fit``; set ``model.stop_training = True`` to stop after this epoch."""
+
+    def check(self, model, log_keys: tuple[str, ...]) -> None:
+        """Called by ``fit`` before any training with the keys the epoch logs will have: raise
+        here for a configuration this fit cannot satisfy, so that nothing is trained."""
 
     def on_train_begin(self, model) -> None:
         pass
@@ -65,11 +72,21 @@ class EarlyStopping(Callback):
     def __init__(
         self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", restore_best_weights=False
     ):
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be a str, got {monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if (
+            isinstance(patience, bool)
+            or not isinstance(patience, (int, np.integer))
+            or patience < 0
+        ):
             raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, abs(float(min_delta))
+        if not _is_real(min_delta):
+            raise TypeError(f"EarlyStopping: min_delta must be a real number, got {min_delta!r}")
+        if math.isnan(min_delta):
+            raise ValueError("EarlyStopping: min_delta must not be NaN")
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
         self.restore_best_weights = restore_best_weights
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
@@ -84,12 +101,16 @@ class EarlyStopping(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def on_epoch_end(self, model, epoch, logs):
-        if self.monitor not in logs:
+    def check(self, model, log_keys):
+        if self.monitor not in log_keys:
             raise ValueError(
                 f"EarlyStopping monitors {self.monitor!r}, which this fit does not produce "
-                f"(it has {', '.join(logs)}); pass validation_data or validation_split for val_*"
+                f"(it has {', '.join(log_keys)}); pass validation_data or validation_split for "
+                "val_*"
             )
+
+    def on_epoch_end(self, model, epoch, logs):
+        self.check(model, tuple(logs))
         value = float(logs[self.monitor])
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -140,8 +161,23 @@ class _Progress:
 # ---- input checks -----------------------------------------------------------------------------
 
 
+def _is_real(v) -> bool:
+    return not isinstance(v, (bool, np.bool_)) and isinstance(
+        v, (int, float, np.integer, np.floating)
+    )
+
+
+def _as_array(name: str, a) -> np.ndarray:
+    if a is None:
+        raise TypeError(f"{name} is None")
+    try:
+        return np.asarray(a)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} cannot be converted to an array (ragged?)") from None
+
+
 def _check_X(X, dtype, n_features=None) -> np.ndarray:
-    X = np.asarray(X)
+    X = _as_array("X", X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"X has dtype {X.dtype}; expected a real numeric array")
     if X.ndim != 2:
@@ -150,14 +186,28 @@ def _check_X(X, dtype, n_features=None) -> np.ndarray:
         raise ValueError(
             f"X has {X.shape[1]} features, but the model was fitted with {n_features} features"
         )
+    with np.errstate(over="ignore"):  # values beyond float32's range: refused below
+        converted = np.ascontiguousarray(X, dtype=dtype)
     # A NaN or inf makes the float64 sum non-finite; finite values overflow it only near
     # float64's range, where the exact (slower, allocating) check decides.
     if X.dtype.kind == "f" and not (
-        np.isfinite(np.sum(X, dtype=np.float64)) or np.isfinite(X).all()
+        np.isfinite(np.sum(converted, dtype=np.float64)) or np.isfinite(converted).all()
     ):
-        row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+        row = int(np.flatnonzero(~np.isfinite(converted).all(axis=1))[0])
+        if np.isfinite(X[row]).all():
+            raise ValueError(f"X has values too large for {np.dtype(dtype)} (first at row {row})")
         raise ValueError(f"X contains NaN or infinity (first at row {row})")
-    return np.ascontiguousarray(X, dtype=dtype)
+    return converted
+
+
+def _check_batch_size(batch_size) -> int:
+    if (
+        isinstance(batch_size, (bool, np.bool_))
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    return int(batch_size)
 
 
 def _check_lengths(X, y):
@@ -212,10 +262,13 @@ class Sequential:
         threads=None,
         rng=None,
     ):
-        layers = list(layers)
+        try:
+            layers = list(layers)
+        except TypeError:
+            layers = []
         if not layers or not all(isinstance(la, Layer) for la in layers):
             raise TypeError("layers must be a non-empty list of nnkernels.nn layers")
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if loss in CLASSIFICATION and isinstance(layers[-1], (Softmax, LogSoftmax)):
             raise ValueError(
@@ -224,38 +277,42 @@ class Sequential:
             )
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
-        self.layers = layers
-        self.loss = loss
-        self.optimizer_name = str(optimizer).lower()
-        self.lr = float(lr)
-        self.optimizer_options = dict(optimizer_options or {})
-        self.l1, self.l2 = float(l1), float(l2)
-        self.dtype = np.dtype(np.dtype(dtype).type)  # the canonical dtype object
-        self.backend = make_backend(backend)
-        if self.optimizer_name not in (
-            "sgd",
-            "adam",
-            "adamw",
-            "adamax",
-            "adagrad",
-            "adadelta",
-            "rmsprop",
-            "nadam",
-            "radam",
-            "lion",
-        ):
-            raise ValueError(f"unknown optimizer {optimizer!r}")
+        if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; one of {', '.join(OPTIMIZERS)}")
+        if not _is_real(lr):
+            raise TypeError(f"lr must be a real number, got {lr!r}")
+        if optimizer_options is not None and not isinstance(optimizer_options, dict):
+            raise TypeError(f"optimizer_options must be a dict, got {optimizer_options!r}")
         if threads is not None and (
             isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
         ):
             raise ValueError(f"threads must be a non-negative integer or None, got {threads!r}")
+        try:
+            self.rng = np.random.default_rng(rng)
+        except (TypeError, ValueError) as e:
+            raise type(e)(
+                f"rng must be None, a non-negative integer seed or a numpy Generator, got {rng!r}"
+            ) from None
+        self.backend = make_backend(backend)
+        self.layers = layers
+        self.loss = loss
+        self.optimizer_name = optimizer.lower()
+        self.lr = float(lr)
+        self.optimizer_options = dict(optimizer_options or {})
+        self.l1, self.l2 = regularizer("l1", l1) or 0.0, regularizer("l2", l2) or 0.0
+        self.dtype = np.dtype(np.dtype(dtype).type)  # the canonical dtype object
+        # What build() and training will ask of the optimizer and the backend, checked now: a
+        # refusal there would leave a half-built model behind.
+        OPTIMIZERS[self.optimizer_name](
+            [np.zeros(1, self.dtype)], lr=self.lr, **self.optimizer_options
+        )
+        self.backend.check(layers, loss, self.optimizer_name, self.optimizer_options)
         self.threads = threads
         self._batch_buffers: dict = {}
-        self.rng = np.random.default_rng(rng)
         self.built = False
         self.history: dict[str, list[float]] = {}
         self.stop_training = False
-        self.classes_ = None
+        self.classes_: Any = None  # class labels (any sortable dtype) once fitted
         self.n_features_in_ = None
 
     # ---- structure ----
@@ -294,14 +351,19 @@ class Sequential:
 
     def set_weights(self, weights) -> None:
         """Copy arrays into the parameters (shapes must match; checked before any change)."""
+        self._require_fitted()
         params = self.params
-        weights = list(weights)
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"weights must be a list of arrays, got {type(weights).__name__}")
         if len(weights) != len(params):
             raise ValueError(f"got {len(weights)} arrays for {len(params)} parameters")
-        for i, (w, p) in enumerate(zip(weights, params)):
-            if np.shape(w) != p.shape:
-                raise ValueError(f"weight {i} has shape {np.shape(w)}; expected {p.shape}")
-        for w, p in zip(weights, params):
+        arrays = [_as_array(f"weights[{i}]", w) for i, w in enumerate(weights)]
+        for i, (w, p) in enumerate(zip(arrays, params)):
+            if w.dtype.kind not in "biuf":
+                raise TypeError(f"weights[{i}] has dtype {w.dtype}; expected a real numeric array")
+            if w.shape != p.shape:
+                raise ValueError(f"weights[{i}] has shape {w.shape}; expected {p.shape}")
+        for w, p in zip(arrays, params):
             p[...] = w
 
     def __getstate__(self):
@@ -338,15 +400,20 @@ class Sequential:
         if self.loss == "cross_entropy" or (self.loss == "binary_cross_entropy" and y.ndim == 1):
             if y.ndim != 1:
                 raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
+            if y.dtype.kind in "cV":
+                raise TypeError(f"y has dtype {y.dtype}; class labels must be sortable values")
             if y.dtype.kind == "f" and not np.isfinite(y).all():
                 raise ValueError("y contains NaN or infinity")
-            if self.classes_ is None:
-                if not fitting:
-                    raise RuntimeError("the model is not fitted yet: call fit first")
-                classes = np.unique(y)
-            else:
-                classes = self.classes_
-            idx = np.searchsorted(classes, y)
+            try:
+                if self.classes_ is None:
+                    if not fitting:
+                        raise RuntimeError("the model is not fitted yet: call fit first")
+                    classes = np.unique(y)
+                else:
+                    classes = self.classes_
+                idx = np.searchsorted(classes, y)
+            except TypeError as e:
+                raise TypeError(f"y has class labels that cannot be sorted together: {e}") from None
             idx = np.clip(idx, 0, len(classes) - 1)
             unseen = classes[idx] != y
             if unseen.any():
@@ -386,7 +453,9 @@ class Sequential:
     def _prepare(self, X, y, fitting: bool):
         """Validated (X, encoded y, classes); nothing of the model changes."""
         X = _check_X(X, self.dtype, self.n_features_in_ if self.built else None)
-        y_arr = np.asarray(y)
+        y_arr = _as_array("y", y)
+        if y_arr.ndim == 0:
+            raise ValueError(f"y must be an array of targets, got the scalar {y!r}")
         _check_lengths(X, y_arr)
         if len(X) == 0:
             raise ValueError("X has 0 samples")
@@ -438,7 +507,7 @@ class Sequential:
         for small per-batch work (BLAS through threadpoolctl when it is installed)."""
         limit = self.threads
         if limit is None:
-            widths = [self.n_features_in_] + [
+            widths = [int(self.n_features_in_ or 0)] + [
                 la.units for la in self.layers if isinstance(la, Dense)
             ]
             biggest = max(a * b for a, b in zip(widths, widths[1:])) if len(widths) > 1 else 0
@@ -515,10 +584,20 @@ class Sequential:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if not _is_real(validation_split):
+            raise TypeError(f"validation_split must be a real number, got {validation_split!r}")
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if validation_data is not None and validation_split:
             raise ValueError("pass validation_data or validation_split, not both")
+        if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose < 0:
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        callbacks = list(callbacks or ())
+        for i, cb in enumerate(callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks[{i}] must be an nnkernels.nn.Callback, got {type(cb).__name__}"
+                )
         X, y_enc, classes = self._prepare(X, y, fitting=True)
         n = len(X)
         val = None
@@ -537,7 +616,8 @@ class Sequential:
             except (TypeError, ValueError):
                 raise ValueError("validation_data must be a pair (X_val, y_val)") from None
             Xv = _check_X(Xv, self.dtype, X.shape[1])
-            _check_lengths(Xv, np.asarray(yv))
+            yv = _as_array("y of validation_data", yv)
+            _check_lengths(Xv, yv)
             if self.classes_ is None and classes is not None:
                 saved, self.classes_ = self.classes_, classes
                 try:
@@ -547,21 +627,17 @@ class Sequential:
             else:
                 _, yv_enc = self._encode(yv, fitting=False)
             val = (Xv, yv_enc)
-        if batch_size is None:
-            batch_size = n
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-        batch_size = min(int(batch_size), n)
+        batch_size = min(_check_batch_size(n if batch_size is None else batch_size), n)
         self._check_width(self.classes_ if self.built else classes, y_enc, X.shape[1])
+        log_keys: tuple[str, ...] = ("loss", "accuracy") if self.is_classifier else ("loss",)
+        if val is not None:
+            log_keys += tuple("val_" + k for k in log_keys)
+        for cb in callbacks:
+            cb.check(self, log_keys)
         if not self.built:
             self.classes_ = classes
             self.build(X.shape[1])
 
-        callbacks = list(callbacks or ())
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin(self)
@@ -622,6 +698,7 @@ class Sequential:
         return int(np.count_nonzero((out > 0) == (y_enc > 0.5)))
 
     def _outputs(self, X, batch_size=1024) -> np.ndarray:
+        batch_size = _check_batch_size(batch_size)
         with self._thread_limit(min(batch_size, len(X))):
             outs = [self._forward(X[s], False).copy() for s in self._batches(len(X), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, self.out_width), self.dtype)
@@ -646,6 +723,7 @@ class Sequential:
     def evaluate(self, X, y, batch_size=1024) -> dict:
         """Loss (with penalties) and, for classifiers, accuracy on (X, y)."""
         self._require_fitted()
+        batch_size = _check_batch_size(batch_size)
         X, y_enc, _ = self._prepare(X, y, fitting=False)
         return self._evaluate_encoded(X, y_enc, batch_size)
 
@@ -697,7 +775,7 @@ class Sequential:
     def save(self, path) -> None:
         """Architecture, weights and classes in one ``.npz`` (no pickle)."""
         self._require_fitted()
-        arrays = {f"param_{i}": p for i, p in enumerate(self.params)}
+        arrays: dict[str, Any] = {f"param_{i}": p for i, p in enumerate(self.params)}
         if self.classes_ is not None:
             if self.classes_.dtype.kind not in "biufUS":
                 raise TypeError(f"cannot save class labels of dtype {self.classes_.dtype}")
@@ -713,30 +791,49 @@ class Sequential:
 
 
 def load(path) -> Sequential:
-    """A model saved by :meth:`Sequential.save`, ready to predict or train further."""
-    with np.load(path, allow_pickle=False) as data:
-        config = json.loads(str(data["config"]))
-        if config.get("format") != "nnkernels.nn.Sequential/1":
-            raise ValueError(f"{path}: not an nnkernels.nn model file")
-        layers = []
-        for lc in config["layers"]:
-            lc = dict(lc)
-            cls = LAYERS.get(lc.pop("type"))
-            if cls is None:
-                raise ValueError(f"{path}: unknown layer type")
-            layers.append(cls(**lc))
-        model = Sequential(
-            layers,
-            loss=config["loss"],
-            optimizer=config["optimizer"],
-            lr=config["lr"],
-            optimizer_options=config["optimizer_options"],
-            l1=config["l1"],
-            l2=config["l2"],
-            dtype=config["dtype"],
-            backend=config["backend"],
-        )
-        model.classes_ = data["classes"] if "classes" in data else None
-        model.build(int(config["n_features_in"]))
-        model.set_weights([data[f"param_{i}"] for i in range(len(model.params))])
+    """A model saved by :meth:`Sequential.save`, ready to predict or train further.
+
+    FileNotFoundError for a missing file; ValueError naming the file for anything that is not
+    an intact nnkernels.nn model file.
+    """
+    not_model = f"{path}: not an nnkernels.nn model file"
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{not_model} ({e})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{not_model} (a .npy array, not an .npz archive)")
+    with archive as data:
+        try:
+            return _from_archive(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"{not_model} ({e})") from None
+
+
+def _from_archive(data) -> Sequential:
+    config = json.loads(str(data["config"]))
+    if not isinstance(config, dict) or config.get("format") != "nnkernels.nn.Sequential/1":
+        raise ValueError("no nnkernels.nn.Sequential/1 config")
+    layers = []
+    for lc in config["layers"]:
+        lc = dict(lc)
+        kind = lc.pop("type")
+        cls = LAYERS.get(kind)
+        if cls is None:
+            raise ValueError(f"unknown layer type {kind!r}")
+        layers.append(cls(**lc))
+    model = Sequential(
+        layers,
+        loss=config["loss"],
+        optimizer=config["optimizer"],
+        lr=config["lr"],
+        optimizer_options=config["optimizer_options"],
+        l1=config["l1"],
+        l2=config["l2"],
+        dtype=config["dtype"],
+        backend=config["backend"],
+    )
+    model.classes_ = data["classes"] if "classes" in data else None
+    model.build(int(config["n_features_in"]))
+    model.set_weights([data[f"param_{i}"] for i in range(len(model.params))])
     return model

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .layers import Dense, Dropout
+from .layers import Dense, Dropout, Layer
 from .model import EarlyStopping, Sequential
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -87,7 +87,7 @@ class _MLP(BaseEstimator):
             activation = "sigmoid"
         else:
             activation = self.activation
-        layers = []
+        layers: list[Layer] = []
         for size in self._hidden():
             layers.append(Dense(size, activation))
             if self.dropout:
