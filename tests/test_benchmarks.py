@@ -186,13 +186,69 @@ def test_a_family_that_cannot_import_is_not_available(tmp_path, monkeypatch):
 
 def test_the_real_families_describe_their_rows():
     families = [f for f in run.discover() if f.module is not None]
-    assert {"activations", "losses", "optim"} <= {f.name for f in families}
+    expected = {"activations", "losses", "optim"}
+    if harness.optional("sklearn") is not None:  # the mlp family needs it for digits
+        expected.add("mlp")
+    assert expected <= {f.name for f in families}
     for f in families:
         quick = f.module.specs(harness.Options(quick=True))
         full = f.module.specs(harness.Options())
-        assert 0 < len(quick) < len(full)
+        assert 0 < len(quick) <= len(full)
+        assert sum(s.n for s in quick) < sum(s.n for s in full)  # a quick run does less
         for spec in full:
             assert isinstance(spec, harness.Spec) and spec.n > 0 and spec.op
+
+
+# ---- the mlp family: a training epoch is gated on its held-out probabilities --------------------
+
+
+def _digits_row(bench_mlp, monkeypatch, wrong: str | None = None) -> dict:
+    """The digits row, run once; ``wrong`` names a backend whose epoch skips its last batch (in
+    the row's dtype: the float64 truth stays right)."""
+    make = bench_mlp.nnkernels_model
+
+    def model(X, y, weights, batch, threads, backend="nnkernels", dtype=None):
+        if backend == wrong and dtype is None:
+            X, y = X[:-batch], y[:-batch]
+        return make(X, y, weights, batch, threads, backend, dtype)
+
+    monkeypatch.setattr(bench_mlp, "nnkernels_model", model)
+    opts = harness.Options(quick=True, repeats=1, min_time=1e-5)
+    (spec,) = [s for s in bench_mlp.specs(opts) if s.op == "digits"]
+    with harness.threads(1):
+        return run.run_spec("mlp", spec, opts)
+
+
+@pytest.fixture
+def bench_mlp():
+    pytest.importorskip("sklearn")
+    import bench_mlp
+
+    return bench_mlp
+
+
+def test_mlp_epochs_agree_and_are_timed(bench_mlp, monkeypatch):
+    row = _digits_row(bench_mlp, monkeypatch)
+    assert row["unit"] == "sample" and row["n"] == 1437 and row["copy"] is None
+    assert {"nnkernels", "numpy", "sklearn"} <= set(row["cases"])
+    for name, case in row["cases"].items():
+        assert case["gate"] == "ok", name
+        assert case["median"] > 0
+
+
+def test_mlp_a_wrong_peer_epoch_fails_and_is_not_timed(bench_mlp, monkeypatch):
+    row = _digits_row(bench_mlp, monkeypatch, wrong="numpy")
+    assert row["cases"]["numpy"]["gate"].startswith("FAIL")
+    assert "median" not in row["cases"]["numpy"]
+    assert row["cases"]["nnkernels"]["gate"] == "ok" and row["cases"]["sklearn"]["gate"] == "ok"
+
+
+def test_mlp_a_wrong_nnkernels_epoch_fails_against_the_float64_truth(bench_mlp, monkeypatch):
+    row = _digits_row(bench_mlp, monkeypatch, wrong="nnkernels")
+    assert row["cases"]["nnkernels"]["gate"].startswith("FAIL")
+    assert "median" not in row["cases"]["nnkernels"]
+    # the peers are then checked against the truth instead, pass and are timed
+    assert row["cases"]["numpy"]["gate"] == "ok" and row["cases"]["numpy"]["median"] > 0
 
 
 def test_plots(rows, tmp_path):
