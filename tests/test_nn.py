@@ -238,6 +238,12 @@ def test_early_stopping_restores_best_weights():
     for a, b in zip(m.get_weights(), record.weights[best]):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(m.get_weights()[0], record.weights[epochs_run - 1][0])
+    assert stop.stopped_epoch == epochs_run - 1
+
+
+def test_early_stopping_state_readable_before_fit():
+    stop = nn.EarlyStopping(monitor="val_accuracy")
+    assert (stop.best, stop.best_epoch, stop.stopped_epoch, stop.wait) == (-np.inf, None, None, 0)
 
 
 def test_early_stopping_needs_its_metric():

@@ -91,6 +91,7 @@ class EarlyStopping(Callback):
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
         self.mode = mode
+        self.on_train_begin(None)  # best, wait, stopped_epoch, ... readable before any fit
 
     def on_train_begin(self, model):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -489,9 +490,10 @@ class Sequential:
             self._check_width(classes, y_enc, X.shape[1])
             self.classes_ = classes
             self.build(X.shape[1])
-        out = self._forward(X, training)
-        loss, grad = self._loss_grad(out, y_enc)
-        self._backward(grad)
+        with self._thread_limit(len(X)):
+            out = self._forward(X, training)
+            loss, grad = self._loss_grad(out, y_enc)
+            self._backward(grad)
         return loss + self._penalty(), [g.copy() for g in self.grads]
 
     # Below this many multiply-adds in the largest product per batch, training runs on one
@@ -725,7 +727,8 @@ class Sequential:
         self._require_fitted()
         batch_size = _check_batch_size(batch_size)
         X, y_enc, _ = self._prepare(X, y, fitting=False)
-        return self._evaluate_encoded(X, y_enc, batch_size)
+        with self._thread_limit(min(batch_size, len(X))):
+            return self._evaluate_encoded(X, y_enc, batch_size)
 
     def decision_function(self, X, batch_size=1024) -> np.ndarray:
         """The last layer's outputs (logits for classifiers)."""
