@@ -351,3 +351,35 @@ def test_bad_configuration():
         nn.Dense(3, "softmax")
     with pytest.raises(ValueError, match="numpy backend has no 'mish'"):
         nn.Sequential([nn.Dense(3, "mish")], backend="numpy").fit(*data(), verbose=0)
+
+
+@pytest.mark.parametrize(
+    "features,units,batch,blas_one_thread",
+    [(64, 32, 16, True), (512, 512, 32, False)],  # 2^15 and 2^23 multiply-adds per product
+)
+def test_default_thread_rule_in_fit(features, units, batch, blas_one_thread):
+    """nnkernels on one thread inside fit; BLAS on one thread only below 2^22 multiply-adds."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    before = (nk.get_num_threads(), blas_threads())
+    if nk.get_num_threads() < 2 or not before[1] or min(before[1]) < 2:
+        pytest.skip("needs 2 or more threads for nnkernels and BLAS")
+    seen = []
+
+    class Threads(nn.Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            seen.append((nk.get_num_threads(), blas_threads()))
+
+    X, y = data(n=2 * batch, features=features)
+    nn.Sequential([nn.Dense(units, "relu"), nn.Dense(3)], rng=0).fit(
+        X, y, epochs=1, batch_size=batch, callbacks=[Threads()], verbose=0
+    )
+    ((nk_threads, during),) = seen
+    assert nk_threads == 1
+    assert during == ([1] * len(during) if blas_one_thread else before[1])
+    assert (nk.get_num_threads(), blas_threads()) == before  # restored

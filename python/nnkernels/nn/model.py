@@ -239,10 +239,10 @@ class Sequential:
     backend : {'nnkernels', 'numpy'}
         The fused C++ kernels, or plain NumPy expressions (for comparison).
     threads : int, optional
-        Threads for fit and predict: nnkernels' and BLAS's (the latter through threadpoolctl,
-        when installed). By default one thread while the largest product per batch is below
-        2^26 multiply-adds (where a parallel region's barrier costs more than it saves on a
-        busy machine), the library defaults above; 0 always leaves the defaults.
+        Threads for fit, evaluate and predict: nnkernels' and BLAS's (the latter through
+        threadpoolctl, when installed). By default nnkernels' per-batch kernels run on one
+        thread and BLAS on one thread while the largest product per batch is below 2^22
+        multiply-adds, on its default count above; 0 leaves both libraries' defaults.
     rng : int or numpy.random.Generator, optional
         All randomness (initialisation, shuffling, dropout masks) comes from it: the same seed
         gives the same weights and the same history bit for bit (with one thread).
@@ -496,33 +496,35 @@ class Sequential:
             self._backward(grad)
         return loss + self._penalty(), [g.copy() for g in self.grads]
 
-    # Below this many multiply-adds in the largest product per batch, training runs on one
-    # thread (BLAS and nnkernels): each product and kernel call is then a few milliseconds or
-    # less, and every parallel region ends in a barrier that waits for all its threads. On a
-    # shared 2-core machine a descheduled worker stalls each barrier for a time slice: measured,
-    # MNIST-shaped training (128 x 784 x 256 per batch) took 45 s per epoch with 2 threads and
-    # 1.7 s with one, and PyTorch likewise 57 s and 2.5-4 s.
-    SMALL_WORK = 1 << 26
+    # By default the matrix products carry the parallelism and nnkernels' per-batch kernels run
+    # on the calling thread: OpenMP workers that spin after each kernel take the cores BLAS's
+    # own threads need (MNIST-shaped, 128 x 784 x 256 per batch, 2 cores: 0.69 s per epoch all
+    # on one thread, 4.1 s with both pools on two, 0.45 s with BLAS alone on two). Below this
+    # many multiply-adds in the largest product per batch, BLAS runs on one thread too: its
+    # barriers then cost more than they save (784 x 64 at batch 64: 0.09 s one thread, 0.22 s
+    # two; 784 x 256 at batch 32: 1.02 s and 0.82 s).
+    SMALL_WORK = 1 << 22
 
     def _thread_limit(self, batch_size: int):
-        """The context fit and predict run in: ``threads`` threads, or by default one thread
-        for small per-batch work (BLAS through threadpoolctl when it is installed)."""
-        limit = self.threads
-        if limit is None:
+        """The context fit, evaluate and predict run in: ``threads`` threads for nnkernels and
+        BLAS (through threadpoolctl when it is installed), or the default rule above."""
+        nk_limit = blas_limit = self.threads
+        if self.threads is None:
             widths = [int(self.n_features_in_ or 0)] + [
                 la.units for la in self.layers if isinstance(la, Dense)
             ]
             biggest = max(a * b for a, b in zip(widths, widths[1:])) if len(widths) > 1 else 0
-            limit = 1 if batch_size * biggest < self.SMALL_WORK else 0
-        if not limit:
-            return contextlib.nullcontext()
+            nk_limit = 1
+            blas_limit = 1 if batch_size * biggest < self.SMALL_WORK else 0
         stack = contextlib.ExitStack()
-        stack.enter_context(nk_threads(limit))
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return stack
-        stack.enter_context(threadpool_limits(limits=limit, user_api="blas"))
+        if nk_limit:
+            stack.enter_context(nk_threads(nk_limit))
+        if blas_limit:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:
+                return stack
+            stack.enter_context(threadpool_limits(limits=blas_limit, user_api="blas"))
         return stack
 
     def _batches(self, n: int, batch_size: int, order=None):
