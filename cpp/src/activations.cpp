@@ -166,16 +166,20 @@ template <bool Log, class T>
 void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
   const index_t n = s.channels;
   for_each_row(s, n, [&](index_t o, index_t i, auto st) {
+    // Row pointers as locals: loops that read the closure's pointers do not vectorize well.
     const index_t base = o * n * s.inner + i;
+    const T* dyr = dy + base;
+    const T* yr = y + base;
+    T* dxr = dx + base;
     double dot = 0;
 #pragma omp simd reduction(+ : dot)
     for (index_t k = 0; k < n; ++k)
-      dot += Log ? double(dy[base + k * st]) : double(dy[base + k * st]) * double(y[base + k * st]);
+      dot += Log ? double(dyr[k * st]) : double(dyr[k * st]) * double(yr[k * st]);
     const T d = T(dot);
 #pragma omp simd
     for (index_t k = 0; k < n; ++k) {
-      const index_t j = base + k * st;
-      dx[j] = Log ? dy[j] - vm::exp(y[j]) * d : y[j] * (dy[j] - d);
+      const index_t j = k * st;
+      dxr[j] = Log ? dyr[j] - vm::exp(yr[j]) * d : yr[j] * (dyr[j] - d);
     }
   });
 }
