@@ -22,6 +22,19 @@ def inputs(dtype, rows=ROWS, cols=COLS, seed=3):
     return z, b, dy
 
 
+def assert_same_kernel(fused, unfused, dy, arg):
+    """The fused backward runs the activation's own code: the unfused result up to FMA
+    contraction, which the compiler may choose differently per loop and per build (it does
+    under the sanitizers). That is 1 ulp, or, where f' crosses zero and its terms cancel, a
+    few eps of |dy| (1 + |arg|) absolute."""
+    eps = np.finfo(fused.dtype).eps
+    diff = np.abs(fused.astype(np.float64) - unfused.astype(np.float64))
+    one_ulp = np.spacing(np.abs(unfused)).astype(np.float64)
+    cancel = 4 * eps * np.abs(dy.astype(np.float64)) * (1 + np.abs(arg.astype(np.float64)))
+    bad = ~((diff <= np.maximum(one_ulp, cancel)) | (np.isnan(fused) & np.isnan(unfused)))
+    assert not bad.any(), f"fused {fused[bad][:4]} vs unfused {unfused[bad][:4]} at {arg[bad][:4]}"
+
+
 @pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
 def test_bias_activation_forward_and_backward(isa, dtype, name, params):
     ref, rp = reference_of(name, params)
@@ -41,7 +54,7 @@ def test_bias_activation_forward_and_backward(isa, dtype, name, params):
     what = f"{name} fused forward [{isa}]"
     assert_within(y.ravel(), f.ravel(), flat, dtype, ulp, floor, what)
     dz, db = F.bias_activation_backward(dy, x=pre, activation=name, **params)
-    np.testing.assert_array_max_ulp(dz, getattr(nk, name + "_backward")(dy, x=pre, **params), 1)
+    assert_same_kernel(dz, getattr(nk, name + "_backward")(dy, x=pre, **params), dy, pre)
     # dy * f' rounds once more than f': one extra ulp (as test_activations)
     want = (dy * df).ravel()
     what = f"{name} fused backward [{isa}]"
@@ -51,7 +64,7 @@ def test_bias_activation_forward_and_backward(isa, dtype, name, params):
     if nk.activations.kernel_of(name, **params)[2]:
         dz_y, db_y = F.bias_activation_backward(dy, y=y, activation=name, **params)
         unfused = getattr(nk, name + "_backward")(dy, y=y, **params)
-        np.testing.assert_array_max_ulp(dz_y, unfused, maxulp=1)
+        assert_same_kernel(dz_y, unfused, dy, y)
         y64 = y.astype(np.float64)
         with np.errstate(all="ignore"):
             want = dy * ref.df_from_y(y64, **rp)
