@@ -287,8 +287,9 @@ def notes() -> list[str]:
         "compares the held-out class probabilities after the first epoch (digits within "
         f"{TOLERANCE['digits']}, MNIST-shaped within {TOLERANCE['mnist-shaped']}: scikit-learn's "
         "Adam places eps differently, which adds up over 469 steps). With more than one "
-        "thread, `[1 thread]` is the peer with one BLAS / PyTorch thread; nnkernels.nn picks "
-        "one thread itself for per-batch work this small.",
+        "thread, `[1 thread]` is the peer with one BLAS / PyTorch thread; nnkernels.nn runs its "
+        "per-batch kernels on one thread, and BLAS on one thread below 2^22 multiply-adds "
+        "per product (digits), on the row's count above (MNIST-shaped).",
     ]
 
 

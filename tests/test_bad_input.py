@@ -1401,6 +1401,7 @@ for label, args, kwargs, exc, match in (
     ("backend", (D3,), {"backend": "torch"}, ValueError, "backend must be one of"),
     ("backend-list", (D3,), {"backend": ["numpy"]}, ValueError, "backend must be one of"),
     ("threads-negative", (D3,), {"threads": -1}, ValueError, "threads must be a non-negative"),
+    ("threads-str", (D3,), {"threads": "2"}, TypeError, "threads must be a non-negative"),
     ("rng-str", (D3,), {"rng": "a"}, TypeError, "rng must be None, a non-negative integer"),
     ("rng-negative", (D3,), {"rng": -1}, ValueError, "rng must be None"),
     (

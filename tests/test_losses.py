@@ -400,6 +400,16 @@ def test_dtype_rules():
     assert L.mse_grad(p.astype(np.float16), t).dtype == np.float32
     assert L.cross_entropy(np.zeros((2, 3), np.float32), np.array([0, 2])).dtype == np.float32
     assert L.mse(1.0, 3.0) == 4.0
+    # integer or bool targets (labels) keep a float32 pred in float32, so out=pred works
+    p32 = np.array([0.3, -2.0, 1.5], np.float32)
+    labels = np.array([1, -1, 1])
+    want = R.loss_hinge(p32, labels.astype(np.float64))[1] / 3
+    loss, grad = L.hinge_value_and_grad(p32, labels, out=p32)
+    assert grad is p32 and loss.dtype == np.float32
+    np.testing.assert_allclose(grad, want, rtol=1e-6)
+    bools = np.array([True, False, True])
+    assert L.binary_cross_entropy_with_logits(p32, bools).dtype == np.float32
+    assert L.mse(p32, np.ones(3, np.float64)).dtype == np.float64  # a float64 target still counts
 
 
 def test_sample_weight(isa, dtype):

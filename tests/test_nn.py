@@ -182,9 +182,12 @@ def test_history_and_validation():
 
 def test_verbose_prints_epochs(capsys):
     X, y = data()
-    model_of([nn.Dense(3)]).fit(X, y, epochs=2, verbose=2)
+    m = model_of([nn.Dense(3)])
+    m.fit(X, y, epochs=2, verbose=2)
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "loss:" in out
+    m.fit(X, y, epochs=1, verbose=2)  # a second call counts its own epochs
+    assert "epoch 1/1" in capsys.readouterr().out
 
 
 def test_progress_bar(capsys):

@@ -582,7 +582,8 @@ def _run(spec, fn, pred, target, reduction, sample_weight, params, want_grad, ou
             _check_range(fn, "pred", pred, 0, 1, "probabilities in [0, 1]")
         if spec.target_range:
             _check_range(fn, "target", target, 0, 1, "probabilities in [0, 1]")
-        dt = _result_dtype(pred, target)
+        # Integer or bool targets (labels, counts) do not promote a float32 pred: out=pred works.
+        dt = _result_dtype(pred, *([target] if target.dtype.kind == "f" else []))
         if spec.check is not None:
             target = spec.check(fn, pred, target)
         if sw is not None:

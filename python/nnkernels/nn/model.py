@@ -284,9 +284,9 @@ class Sequential:
             raise TypeError(f"lr must be a real number, got {lr!r}")
         if optimizer_options is not None and not isinstance(optimizer_options, dict):
             raise TypeError(f"optimizer_options must be a dict, got {optimizer_options!r}")
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, int) or threads < 0
-        ):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+            raise TypeError(f"threads must be a non-negative integer or None, got {threads!r}")
+        if threads is not None and threads < 0:
             raise ValueError(f"threads must be a non-negative integer or None, got {threads!r}")
         try:
             self.rng = np.random.default_rng(rng)
@@ -669,7 +669,7 @@ class Sequential:
                 for k, v in logs.items():
                     self.history.setdefault(k, []).append(v)
                 self.history.setdefault("epoch_time", []).append(seconds)
-                progress.update(start_epoch + epoch, logs, seconds)
+                progress.update(epoch, logs, seconds)  # "epoch k/epochs" of this call
                 for cb in callbacks:
                     cb.on_epoch_end(self, start_epoch + epoch, logs)
                 if self.stop_training:
