@@ -12,38 +12,58 @@ namespace nnk {
 namespace NNK_ISA {
 namespace {
 
-// Runs body(act, i) for every i in [0, n), vectorized. Each chunk constructs its own copy of the
+// out[i] = f(act, in[i]...) for every i in [0, n). Each chunk constructs its own copy of the
 // activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
-// In place is allowed (input == out): element i is read before it is written.
-template <template <class> class Act, class T, class Body>
-void for_each_element(index_t n, const Params& p, Body&& body) {
+// Where f also takes simd::Vec<T> (the activation's method is a template over scalar or
+// vector), the chunk runs on explicit vectors, its tail through zero-padded ones; otherwise the
+// compiler vectorizes the scalar loop. In place is allowed (an input == out): each element is
+// read before it is written.
+template <template <class> class Act, class T, class F, class... In>
+void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
+  using V = simd::Vec<T>;
+  constexpr index_t kLanes = simd::kLanes<T>;
   parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
     const Act<T> act(p);
+    if constexpr (std::is_invocable_v<F, const Act<T>&, decltype(in, V{})...>) {
+      index_t i = b;
+      for (; i + kLanes <= e; i += kLanes) simd::store(out + i, f(act, simd::load(in + i)...));
+      if (i < e) simd::store_partial(out + i, f(act, simd::load_partial(in + i, e - i)...), e - i);
+    } else {
 #pragma omp simd
-    for (index_t i = b; i < e; ++i) body(act, i);
+      for (index_t i = b; i < e; ++i) out[i] = f(act, in[i]...);
+    }
   });
 }
 
+// The kernels' element functions. The trailing return types make a method that takes only T
+// (not a template) a substitution failure for Vec<T>, so map_elements picks the scalar loop.
 template <template <class> class Act, class T>
 void forward_kernel(const T* x, T* out, index_t n, const Params& p) {
-  for_each_element<Act, T>(n, p, [=](const Act<T>& a, index_t i) { out[i] = a.forward(x[i]); });
+  map_elements<Act>(
+      out, n, p, [](const auto& a, auto x) -> decltype(a.forward(x)) { return a.forward(x); }, x);
 }
 
 template <template <class> class Act, class T>
 void grad_kernel(const T* x, T* out, index_t n, const Params& p) {
-  for_each_element<Act, T>(n, p, [=](const Act<T>& a, index_t i) { out[i] = a.grad(x[i]); });
+  map_elements<Act>(
+      out, n, p, [](const auto& a, auto x) -> decltype(a.grad(x)) { return a.grad(x); }, x);
 }
 
 template <template <class> class Act, class T>
 void backward_from_input_kernel(const T* dy, const T* x, T* out, index_t n, const Params& p) {
-  for_each_element<Act, T>(n, p,
-                           [=](const Act<T>& a, index_t i) { out[i] = dy[i] * a.grad(x[i]); });
+  map_elements<Act>(
+      out, n, p, [](const auto& a, auto d, auto x) -> decltype(a.grad(x)) { return d * a.grad(x); },
+      dy, x);
 }
 
 template <template <class> class Act, class T>
 void backward_from_output_kernel(const T* dy, const T* y, T* out, index_t n, const Params& p) {
-  for_each_element<Act, T>(
-      n, p, [=](const Act<T>& a, index_t i) { out[i] = dy[i] * a.grad_from_output(y[i]); });
+  map_elements<Act>(
+      out, n, p,
+      [](const auto& a, auto d, auto y) -> decltype(a.grad_from_output(y)) {
+        return d * a.grad_from_output(y);
+      },
+      dy, y);
 }
 
 // ---- PReLU: y = x > 0 ? x : w[c] x over a (outer, channels, inner) view ----
@@ -191,7 +211,7 @@ TypedTable<T> make_typed_table() {
   t.forward[int(Act::name)] = &forward_kernel<Type, T>;                         \
   t.grad[int(Act::name)] = &grad_kernel<Type, T>;                               \
   t.backward_from_input[int(Act::name)] = &backward_from_input_kernel<Type, T>; \
-  if constexpr (HasGradFromOutput<Type<T>>::value)                              \
+  if constexpr (HasGradFromOutput<Type<T>, T>::value)                           \
     t.backward_from_output[int(Act::name)] = &backward_from_output_kernel<Type, T>;
   NNK_ELEMENTWISE_ACTIVATIONS(NNK_FILL)
 #undef NNK_FILL
@@ -224,7 +244,7 @@ KernelTable make_table() {
   k.optim = optim_table();
 #define NNK_INFO(name, Type)                                               \
   k.info[int(Act::name)] = {#name, Type<float>::kUlp, Type<float>::kFloor, \
-                            HasGradFromOutput<Type<float>>::value};
+                            HasGradFromOutput<Type<float>, float>::value};
   NNK_ELEMENTWISE_ACTIVATIONS(NNK_INFO)
 #undef NNK_INFO
   fill_losses(k);

@@ -125,7 +125,7 @@ LayerTable<T> make_layer_table() {
 #define NNK_FILL(name, Type)                                                                  \
   t.bias_act[int(Act::name)] = &bias_act_kernel<Type, T>;                                     \
   t.bias_act_backward_from_input[int(Act::name)] = &bias_act_backward_kernel<Type, T, false>; \
-  if constexpr (HasGradFromOutput<Type<T>>::value)                                            \
+  if constexpr (HasGradFromOutput<Type<T>, T>::value)                                         \
     t.bias_act_backward_from_output[int(Act::name)] = &bias_act_backward_kernel<Type, T, true>;
   NNK_ELEMENTWISE_ACTIVATIONS(NNK_FILL)
 #undef NNK_FILL

@@ -1,5 +1,7 @@
 // Branch-free elementary functions for float and double, written to vectorize inside
 // `#pragma omp simd` loops: selects instead of branches, no libm calls, no lookup tables.
+// The exp family, sigmoid, tanh and log1p also take a simd::Vec (V is a scalar or a vector
+// of T): the same code, with AVX-512's vscalef where 2^k scales a result.
 // Included only by kernel sources, inside the per-ISA namespace.
 //
 // Accuracy (max error over the whole real line, measured by tests/test_vecmath.py through the
@@ -12,7 +14,7 @@
 #include <limits>
 #include <type_traits>
 
-#define NNK_INLINE inline __attribute__((always_inline))
+#include "nnkernels/simd.hpp"
 
 namespace nnk {
 namespace NNK_ISA {
@@ -45,37 +47,74 @@ struct Traits<double> {
   static constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
 };
 
-template <class T>
-NNK_INLINE typename Traits<T>::Bits to_bits(T x) {
-  typename Traits<T>::Bits b;
+using simd::Lane;
+// The bits of V's lanes as unsigned and signed integers.
+template <class V>
+using Bits = simd::Rebind<V, typename Traits<Lane<V>>::Bits>;
+template <class V>
+using SBits = simd::Rebind<V, std::make_signed_t<typename Traits<Lane<V>>::Bits>>;
+
+template <class V>
+NNK_INLINE Bits<V> to_bits(V x) {
+  Bits<V> b;
   std::memcpy(&b, &x, sizeof b);
   return b;
 }
-template <class T>
-NNK_INLINE T from_bits(typename Traits<T>::Bits b) {
-  T x;
+template <class V>
+NNK_INLINE V from_bits(Bits<V> b) {
+  V x;
   std::memcpy(&x, &b, sizeof x);
   return x;
+}
+// Two's complement reinterpretations (for vectors, simd::convert between same-width lanes).
+template <class V>
+NNK_INLINE SBits<V> as_signed(Bits<V> k) {
+  return simd::convert<SBits<V>>(k);
+}
+template <class V>
+NNK_INLINE Bits<V> as_unsigned(SBits<V> k) {
+  return simd::convert<Bits<V>>(k);
+}
+// |x| and copysign for V (std:: has them for scalars only).
+template <class V>
+NNK_INLINE V abs(V x) {
+  if constexpr (simd::kIsVector<V>)
+    return from_bits<V>(to_bits(x) & ~to_bits(-V{}));  // -0.0: the sign bit alone
+  else
+    return std::fabs(x);
+}
+template <class V>
+NNK_INLINE V copysign(V magnitude, V sign) {
+  if constexpr (simd::kIsVector<V>) {
+    const Bits<V> sign_bit = to_bits(-V{});
+    return from_bits<V>((to_bits(magnitude) & ~sign_bit) | (to_bits(sign) & sign_bit));
+  } else {
+    return std::copysign(magnitude, sign);
+  }
 }
 
 // NaN-preserving helpers: comparisons with NaN are false, so the NaN operand must be the one
 // returned by the false arm.
-template <class T>
-NNK_INLINE T keep_nan(T x, T value) {
+// value and the bounds are V or a scalar of V's lane type.
+template <class V, class U>
+NNK_INLINE V keep_nan(V x, U value) {
+  static_assert(std::is_same_v<U, V> || std::is_same_v<U, Lane<V>>);
   return x != x ? x : value;
 }
-template <class T>
-NNK_INLINE T clamp_keep_nan(T x, T lo, T hi) {
+template <class V, class U>
+NNK_INLINE V clamp_keep_nan(V x, U lo, U hi) {
+  static_assert(std::is_same_v<U, V> || std::is_same_v<U, Lane<V>>);
   x = x < lo ? lo : x;
   return x > hi ? hi : x;
 }
 
 // Coefficients of a polynomial, highest degree first, evaluated by Horner's rule.
-template <class T, size_t N>
-NNK_INLINE T horner(T x, const T (&c)[N]) {
-  T acc = c[0];
+template <class V, class C, size_t N>
+NNK_INLINE V horner(V x, const C (&c)[N]) {
+  static_assert(N >= 2 && std::is_same_v<C, Lane<V>>);
+  V acc = x * c[0] + c[1];
 #pragma GCC unroll 32
-  for (size_t i = 1; i < N; ++i) acc = acc * x + c[i];
+  for (size_t i = 2; i < N; ++i) acc = acc * x + c[i];
   return acc;
 }
 
@@ -114,80 +153,100 @@ template <class T, class Result = T>
 using ExpPolyFor =
     std::conditional_t<sizeof(Result) == 4 && sizeof(T) == 8, ExpPolyForFloat, ExpPoly<T>>;
 
-// x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), and e^r - 1 accurate relative to itself.
-template <class T>
+// x = k ln2 + r with |r| <= ln2/2 (Cody-Waite); k as a floating-point value (kf) and as a two's
+// complement integer. e^r = 1 + r + r^2 q.
+template <class V>
 struct Reduced {
-  T expm1_r;
-  typename Traits<T>::Bits k;  // two's complement integer
+  V r, q, kf;
+  Bits<V> k;
+  // e^r - 1, accurate relative to itself near 0.
+  NNK_INLINE V expm1_r() const { return r + r * r * q; }
+  // e^r. (Horner's rule to the end, 1 + r (1 + r q), saves an operation but costs accuracy:
+  // float64 softplus(beta=0.3) reached 5 ulp.)
+  NNK_INLINE V exp_r() const { return expm1_r() + Lane<V>(1); }
 };
-template <class T, class Poly = ExpPoly<T>>
-NNK_INLINE Reduced<T> reduce_exp(T x) {
+template <class V, class Poly = ExpPoly<Lane<V>>>
+NNK_INLINE Reduced<V> reduce_exp(V x) {
+  using T = Lane<V>;
   using F = Traits<T>;
-  const T shifted = x * T(1.4426950408889634) + F::kRoundShift;
-  const T kf = shifted - F::kRoundShift;
-  const typename F::Bits k = to_bits(shifted) - to_bits(F::kRoundShift);
-  const T r = (x - kf * F::kLn2Hi) - kf * F::kLn2Lo;
-  return {r + r * r * horner(r, Poly::c), k};
+  const V shifted = x * T(1.4426950408889634) + F::kRoundShift;
+  const V kf = shifted - F::kRoundShift;
+  const Bits<V> k = to_bits(shifted) - to_bits(F::kRoundShift);
+  const V r = (x - kf * F::kLn2Hi) - kf * F::kLn2Lo;
+  return {r, horner(r, Poly::c), kf, k};
 }
 
 // 2^k for k in the normal exponent range (unsigned arithmetic: no UB on garbage k from NaN).
-template <class T>
-NNK_INLINE T pow2(typename Traits<T>::Bits k) {
-  return from_bits<T>((k + Traits<T>::kBias) << Traits<T>::kMantissa);
+template <class V>
+NNK_INLINE V pow2(Bits<V> k) {
+  return from_bits<V>((k + Traits<Lane<V>>::kBias) << Traits<Lane<V>>::kMantissa);
 }
 // y * 2^k for k from about -2*bias to 2*bias: two factors, so results may be subnormal or overflow.
-template <class T>
-NNK_INLINE T scale(T y, typename Traits<T>::Bits k) {
-  using Bits = typename Traits<T>::Bits;
-  using SBits = std::make_signed_t<Bits>;
-  const Bits half = static_cast<Bits>(static_cast<SBits>(k) >> 1);
-  return y * pow2<T>(half) * pow2<T>(k - half);
+template <class V>
+NNK_INLINE V scale(V y, Bits<V> k) {
+  const Bits<V> half = as_unsigned<V>(as_signed<V>(k) >> 1);
+  return y * pow2<V>(half) * pow2<V>(k - half);
 }
 
 // y * 2^k as y * 2^(k + off) * 2^-off: the first factor is normal for k in [1 - bias - off,
 // bias - off], and the product with the constant rounds once where the result is subnormal or
 // overflows. Cheaper than scale() where the sign of k is known: off = kScaleOffset for k <= 0,
 // -kScaleOffset for k >= 0.
-template <class T, int Off>
-NNK_INLINE T scale_offset(T y, typename Traits<T>::Bits k) {
-  using Bits = typename Traits<T>::Bits;
-  return y * pow2<T>(k + Bits(Off)) * pow2<T>(Bits(-Off));
+template <class V, int Off>
+NNK_INLINE V scale_offset(V y, Bits<V> k) {
+  using LaneBits = typename Traits<Lane<V>>::Bits;
+  return y * pow2<V>(k + LaneBits(Off)) * pow2<Lane<V>>(LaneBits(-Off));
+}
+
+// y * 2^k for the k of a reduction: one vscalef where the level has it (the same result: one
+// rounding, where the result is subnormal or overflows), else scale_offset() for Off != 0, or
+// scale() for k of either sign.
+template <class V, int Off>
+NNK_INLINE V scale_reduced(V y, const Reduced<V>& red) {
+  if constexpr (simd::kHasScalef<V>)
+    return simd::scalef(y, red.kf);
+  else if constexpr (Off == 0)
+    return scale(y, red.k);
+  else
+    return scale_offset<V, Off>(y, red.k);
 }
 
 // e^x, <= 1.5 ulp.
-template <class T, class Poly = ExpPoly<T>>
-NNK_INLINE T exp(T x) {
+template <class V, class Poly = ExpPoly<Lane<V>>>
+NNK_INLINE V exp(V x) {
+  using T = Lane<V>;
   x = clamp_keep_nan(x, Traits<T>::kExpLo, Traits<T>::kExpHi);
-  const Reduced<T> red = reduce_exp<T, Poly>(x);
-  return scale(red.expm1_r + T(1), red.k);
+  const Reduced<V> red = reduce_exp<V, Poly>(x);
+  return scale_reduced<V, 0>(red.exp_r(), red);
 }
 
 // e^x for x <= 0 (or NaN), <= 1.5 ulp, the common case (sigmoid, softplus, softmax, ...): one
 // lower clamp and scale_offset(). About 1.5x faster than exp() in a vector loop.
-template <class T, class Poly = ExpPoly<T>>
-NNK_INLINE T exp_nonpositive(T x) {
+template <class V, class Poly = ExpPoly<Lane<V>>>
+NNK_INLINE V exp_nonpositive(V x) {
+  using T = Lane<V>;
   using F = Traits<T>;
   x = x < F::kExpLo ? F::kExpLo : x;  // keeps NaN
-  const Reduced<T> red = reduce_exp<T, Poly>(x);
-  return scale_offset<T, F::kScaleOffset>(red.expm1_r + T(1), red.k);
+  const Reduced<V> red = reduce_exp<V, Poly>(x);
+  return scale_reduced<V, F::kScaleOffset>(red.exp_r(), red);
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
 // guarantees x <= 0 (or NaN), which drops the overflow path.
-template <class T, bool NonPositive = false>
-NNK_INLINE T expm1(T x) {
+template <class V, bool NonPositive = false>
+NNK_INLINE V expm1(V x) {
+  using T = Lane<V>;
   using F = Traits<T>;
   x = NonPositive ? (x < F::kExpm1Lo ? F::kExpm1Lo : x) : clamp_keep_nan(x, F::kExpm1Lo, F::kExpHi);
-  const Reduced<T> red = reduce_exp(x);
+  const Reduced<V> red = reduce_exp(x);
   // Small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative accuracy near 0. x >= kExpm1Lo
   // keeps 2^k normal; where k is large, 2^k may be inf, but that lane takes the other result.
-  const T p = pow2<T>(red.k);
-  const T small = p * red.expm1_r + (p - T(1));
+  const V p = pow2<V>(red.k);
+  const V small = p * red.expm1_r() + (p - T(1));
   if constexpr (NonPositive) return small;
   // Large k: the -1 no longer cancels anything, and e^x reaches the overflow threshold.
-  const T large = scale_offset<T, -F::kScaleOffset>(red.expm1_r + T(1), red.k) - T(1);
-  using SBits = std::make_signed_t<typename F::Bits>;
-  return static_cast<SBits>(red.k) > 1 ? large : small;
+  const V large = scale_reduced<V, -F::kScaleOffset>(red.exp_r(), red) - T(1);
+  return as_signed<V>(red.k) > 1 ? large : small;
 }
 
 // log(1 + x) for x >= -1, <= 2 ulp.
@@ -204,61 +263,67 @@ struct Log1pPoly<double> {  // to z^9/21
 };
 // Moderate: the caller guarantees x in [-1/2, 1] or NaN (log1p(e^-|x|) in softplus and
 // friends), which drops the special cases.
-template <class T, bool Moderate = false>
-NNK_INLINE T log1p(T x) {
+template <class V, bool Moderate = false>
+NNK_INLINE V log1p(V x) {
+  using T = Lane<V>;
   using F = Traits<T>;
-  using Bits = typename F::Bits;
-  using SBits = std::make_signed_t<Bits>;
-  const T u = T(1) + x;
+  using LaneBits = typename F::Bits;
+  using LaneSBits = std::make_signed_t<LaneBits>;
+  const V u = T(1) + x;
   // u = 2^k m with m in [sqrt(1/2), sqrt(2)).
-  const Bits sqrt_half = to_bits(T(0.70710678118654752440));
-  const Bits one = to_bits(T(1));
-  const Bits ub = to_bits(u) + (one - sqrt_half);
-  const SBits k = static_cast<SBits>(ub >> F::kMantissa) - static_cast<SBits>(F::kBias);
-  const Bits mantissa_mask = (Bits(1) << F::kMantissa) - 1;
-  const T m = from_bits<T>((ub & mantissa_mask) + sqrt_half);
+  const LaneBits sqrt_half = to_bits(T(0.70710678118654752440));
+  const LaneBits one = to_bits(T(1));
+  const Bits<V> ub = to_bits(u) + (one - sqrt_half);
+  const SBits<V> k = as_signed<V>(ub >> F::kMantissa) - LaneSBits(F::kBias);
+  const LaneBits mantissa_mask = (LaneBits(1) << F::kMantissa) - 1;
+  const V m = from_bits<V>((ub & mantissa_mask) + sqrt_half);
   // The rounding error of u = 1 + x, as a first-order correction log(1 + c/u) ~ c/u.
-  const T c = Moderate || k < SBits(F::kMantissa) ? (x - (u - T(1))) / u : T(0);
-  const T f = m - T(1);
-  const T s = f / (T(2) + f);
-  const T z = s * s;
-  const T log_m = T(2) * s + T(2) * s * z * horner(z, Log1pPoly<T>::c);
-  const T kf = static_cast<T>(k);
-  const T r = kf * F::kLn2Hi + (log_m + (kf * F::kLn2Lo + c));
+  V c = (x - (u - T(1))) / u;
+  if constexpr (!Moderate) c = k < LaneSBits(F::kMantissa) ? c : V{};
+  const V f = m - T(1);
+  const V s = f / (T(2) + f);
+  const V z = s * s;
+  const V log_m = T(2) * s + T(2) * s * z * horner(z, Log1pPoly<T>::c);
+  const V kf = simd::convert<V>(k);
+  const V r = kf * F::kLn2Hi + (log_m + (kf * F::kLn2Lo + c));
   if constexpr (Moderate) return keep_nan(x, r);
   const T inf = std::numeric_limits<T>::infinity();
-  const T special = x == inf ? inf : (x == T(-1) ? -inf : std::numeric_limits<T>::quiet_NaN());
-  return x > T(-1) && x < inf ? r : keep_nan(x, special);
+  const V special = x == inf ? V{} + inf : (x == T(-1) ? V{} - inf : V{} + (inf - inf));
+  return (x > T(-1)) & (x < inf) ? r : keep_nan(x, special);
 }
 
 // tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x, <= 2.5 ulp.
-template <class T>
-NNK_INLINE T tanh(T x) {
-  const T e = expm1<T, true>(T(-2) * std::fabs(x));
-  return std::copysign(-e / (T(2) + e), x);
+template <class V>
+NNK_INLINE V tanh(V x) {
+  using T = Lane<V>;
+  const V e = expm1<V, true>(T(-2) * abs(x));
+  return copysign(e / (T(2) + e), x);  // copysign ignores the sign of -tanh|x|
 }
 
 // sigma(x) and sigma(-x) = 1 - sigma(x) from one exp(-|x|): both accurate near 0 and 1.
-template <class T>
+template <class V>
 struct SigmoidPair {
-  T pos, neg;
+  V pos, neg;
 };
-template <class T, class Poly = ExpPoly<T>>
-NNK_INLINE SigmoidPair<T> sigmoid_pair(T x) {
-  const T e = exp_nonpositive<T, Poly>(-std::fabs(x));
-  const T s = T(1) / (T(1) + e);
-  const T se = e * s;
-  return x >= T(0) ? SigmoidPair<T>{s, se} : SigmoidPair<T>{se, s};
+template <class V, class Poly = ExpPoly<Lane<V>>>
+NNK_INLINE SigmoidPair<V> sigmoid_pair(V x) {
+  using T = Lane<V>;
+  const V e = exp_nonpositive<V, Poly>(-abs(x));
+  const V s = T(1) / (T(1) + e);
+  const V se = e * s;
+  const auto nonnegative = x >= T(0);
+  return {nonnegative ? s : se, nonnegative ? se : s};
 }
-template <class T, class Poly = ExpPoly<T>>
-NNK_INLINE T sigmoid(T x) {
-  return sigmoid_pair<T, Poly>(x).pos;
+template <class V, class Poly = ExpPoly<Lane<V>>>
+NNK_INLINE V sigmoid(V x) {
+  return sigmoid_pair<V, Poly>(x).pos;
 }
 
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), never overflowing.
-template <class T>
-NNK_INLINE T softplus(T x) {
-  const T l = log1p<T, true>(exp_nonpositive(-std::fabs(x)));
+template <class V>
+NNK_INLINE V softplus(V x) {
+  using T = Lane<V>;
+  const V l = log1p<V, true>(exp_nonpositive(-abs(x)));
   return x > T(0) ? x + l : keep_nan(x, l);
 }
 

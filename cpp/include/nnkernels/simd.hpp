@@ -1,0 +1,111 @@
+// A thin vector type for the loops where the auto-vectorizer falls short: AVX-512's vscalef
+// (2^k scaling in one instruction, subnormal and overflowing results rounded once) has no
+// scalar spelling that GCC would vectorize into it. Vec<T> is a GCC vector extension filling
+// this level's widest register; arithmetic, comparisons and ?: work lane by lane with scalar
+// operands broadcast, so the vecmath templates compile for T and Vec<T> alike. Included only
+// by kernel sources, inside the per-ISA namespace.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "nnkernels/dispatch.hpp"
+
+#define NNK_INLINE inline __attribute__((always_inline))
+
+namespace nnk {
+namespace NNK_ISA {
+namespace simd {
+
+#if defined(__AVX512F__)
+inline constexpr int kBytes = 64;
+#elif defined(__AVX__)
+inline constexpr int kBytes = 32;
+#else
+inline constexpr int kBytes = 16;
+#endif
+
+template <class T>
+struct VectorOf {
+  typedef T type __attribute__((vector_size(kBytes)));
+};
+template <class T>
+using Vec = typename VectorOf<T>::type;
+template <class T>
+inline constexpr index_t kLanes = kBytes / sizeof(T);
+
+// Lane<V>: the element type of a vector, V itself for a scalar. Rebind<V, U>: V with U lanes.
+template <class V, class = void>
+struct LaneOf {
+  using type = V;
+  template <class U>
+  using rebind = U;
+};
+template <class V>
+struct LaneOf<V, std::void_t<decltype(std::declval<V&>()[0])>> {
+  using type = std::remove_cv_t<std::remove_reference_t<decltype(std::declval<V&>()[0])>>;
+  template <class U>
+  using rebind = Vec<U>;
+};
+template <class V>
+using Lane = typename LaneOf<V>::type;
+template <class V, class U>
+using Rebind = typename LaneOf<V>::template rebind<U>;
+template <class V>
+inline constexpr bool kIsVector = !std::is_same_v<V, Lane<V>>;
+
+// Lane-wise conversion of values (integers to floating point), or a reinterpretation of the
+// bits between integer lanes of the same width (signed <-> unsigned).
+template <class To, class From>
+NNK_INLINE To convert(From x) {
+  if constexpr (kIsVector<From>)
+    return __builtin_convertvector(x, To);
+  else
+    return static_cast<To>(x);
+}
+
+// Unaligned loads and stores; the _partial forms move the first `count` lanes (the tail of a
+// loop), the other lanes of the loaded vector being 0.
+template <class T>
+NNK_INLINE Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+NNK_INLINE void store(T* p, Vec<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+template <class T>
+NNK_INLINE Vec<T> load_partial(const T* p, index_t count) {
+  Vec<T> v = {};
+  std::memcpy(&v, p, sizeof(T) * count);
+  return v;
+}
+template <class T>
+NNK_INLINE void store_partial(T* p, Vec<T> v, index_t count) {
+  std::memcpy(p, &v, sizeof(T) * count);
+}
+
+// y * 2^k for integral k, where one instruction does it (else kHasScalef<V> is false and
+// vecmath scales through the exponent bits).
+#if defined(__AVX512F__)
+template <class V>
+inline constexpr bool kHasScalef = kIsVector<V> && sizeof(V) == 64;
+NNK_INLINE Vec<float> scalef(Vec<float> y, Vec<float> k) { return _mm512_scalef_ps(y, k); }
+NNK_INLINE Vec<double> scalef(Vec<double> y, Vec<double> k) { return _mm512_scalef_pd(y, k); }
+#else
+template <class V>
+inline constexpr bool kHasScalef = false;
+template <class V>
+V scalef(V y, V k);  // never called
+#endif
+
+}  // namespace simd
+}  // namespace NNK_ISA
+}  // namespace nnk
