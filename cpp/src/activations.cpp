@@ -15,16 +15,20 @@ namespace {
 // out[i] = f(act, in[i]...) for every i in [0, n). Each chunk constructs its own copy of the
 // activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
 // Where f also takes simd::Vec<T> (the activation's method is a template over scalar or
-// vector), the chunk runs on explicit vectors, its tail through zero-padded ones; otherwise the
-// compiler vectorizes the scalar loop. In place is allowed (an input == out): each element is
-// read before it is written.
+// vector) and the level has vscalef (AVX-512: the reason for explicit vectors), the chunk runs on
+// explicit vectors, its tail through zero-padded ones; otherwise the compiler vectorizes the
+// scalar loop (on AVX2 and baseline explicit vectors bring nothing, and were not measured). In
+// place is allowed (an input == out): each element is read before it is written.
+template <class In>
+using AsVec = simd::Vec<In>;
+
 template <template <class> class Act, class T, class F, class... In>
 void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
   using V = simd::Vec<T>;
   constexpr index_t kLanes = simd::kLanes<T>;
   parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
     const Act<T> act(p);
-    if constexpr (std::is_invocable_v<F, const Act<T>&, decltype(in, V{})...>) {
+    if constexpr (simd::kHasScalef<V> && std::is_invocable_v<F, const Act<T>&, AsVec<In>...>) {
       index_t i = b;
       for (; i + kLanes <= e; i += kLanes) simd::store(out + i, f(act, simd::load(in + i)...));
       if (i < e) simd::store_partial(out + i, f(act, simd::load_partial(in + i, e - i)...), e - i);

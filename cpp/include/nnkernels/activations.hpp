@@ -36,14 +36,15 @@ struct Transcendental {
   static constexpr index_t kGrain = kGrainTranscendental;
 };
 
-// Methods that scale by 2^k after an exp (exp, exp_nonpositive, sigmoid_pair, ...) are templates
-// over V = T or simd::Vec<T>: the kernels run them on explicit vectors (activations.cpp,
-// map_elements) to get AVX-512's vscalef, 10-30% faster for silu, sigmoid and the softplus and
-// logsigmoid derivatives. expm1 near 0 does not scale, and its callers (tanh, elu forward) stay
-// scalar: there the auto-vectorizer's code was 10% faster. OrVec<V, T> is V for those two
-// types; Vectorizable = false keeps a method scalar (its math leaves T, e.g. for double).
+// The exp-based methods that measured faster on explicit vectors are templates over V = T or
+// simd::Vec<T>; on AVX-512 the kernels (activations.cpp, map_elements) run them on Vec<T>. That
+// gets vscalef for exp's 2^k scaling (sigmoid, silu, softplus, logsigmoid, the sigmoid-based
+// derivatives) and better selects in full-range expm1 (softplus and logsigmoid from y). The
+// tanh, elu and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and
+// stay scalar, as do plain-arithmetic methods. ScalarScalarOrVec<V, T> is V for those two types;
+// Vectorizable = false keeps a method scalar (its math leaves T, e.g. for double).
 template <class V, class T, bool Vectorizable = true>
-using OrVec =
+using ScalarOrVec =
     std::enable_if_t<std::is_same_v<V, T> || (Vectorizable && std::is_same_v<V, simd::Vec<T>>), V>;
 
 // min(x, 0), NaN kept: the argument of an exp that only the x <= 0 branch uses.
@@ -110,18 +111,15 @@ struct Sigmoid : Transcendental {
   static constexpr double kUlp = 4, kFloor = 0;
   explicit Sigmoid(const Params&) {}
   template <class V>
-  NNK_INLINE OrVec<V, T> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
     return vm::sigmoid(x);
   }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     const auto s = vm::sigmoid_pair(x);
     return s.pos * s.neg;
   }
-  template <class V>
-  NNK_INLINE OrVec<V, T> grad_from_output(V y) const {
-    return y * (T(1) - y);
-  }
+  NNK_INLINE T grad_from_output(T y) const { return y * (T(1) - y); }
 };
 
 // (1 - e^-x) / (1 + e^-x) = tanh(x / 2); f' = (1 - y^2) / 2 = 2 sigma(x) sigma(-x).
@@ -131,14 +129,11 @@ struct BipolarSigmoid : Transcendental {
   explicit BipolarSigmoid(const Params&) {}
   NNK_INLINE T forward(T x) const { return vm::tanh(T(0.5) * x); }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     const auto s = vm::sigmoid_pair(x);
     return T(2) * s.pos * s.neg;
   }
-  template <class V>
-  NNK_INLINE OrVec<V, T> grad_from_output(V y) const {
-    return T(0.5) * (T(1) - y) * (T(1) + y);
-  }
+  NNK_INLINE T grad_from_output(T y) const { return T(0.5) * (T(1) - y) * (T(1) + y); }
 };
 
 // f' = 1 - y^2 = 4 sigma(2x) sigma(-2x): no cancellation where tanh saturates.
@@ -148,14 +143,11 @@ struct Tanh : Transcendental {
   explicit Tanh(const Params&) {}
   NNK_INLINE T forward(T x) const { return vm::tanh(x); }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     const auto s = vm::sigmoid_pair(T(2) * x);
     return T(4) * s.pos * s.neg;
   }
-  template <class V>
-  NNK_INLINE OrVec<V, T> grad_from_output(V y) const {
-    return (T(1) - y) * (T(1) + y);
-  }
+  NNK_INLINE T grad_from_output(T y) const { return (T(1) - y) * (T(1) + y); }
 };
 
 // clamp(x, min_val, max_val); f' = 1 strictly inside, so y tells it too.
@@ -203,7 +195,7 @@ struct Elu : Transcendental {
   explicit Elu(const Params& p) : alpha(T(p.v[0])), alpha_d(p.v[0]) {}
   NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1<T, true>(negative(x)); }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return x > T(0) ? T(1) : alpha * vm::exp_nonpositive(negative(x));
   }
   NNK_INLINE T grad_from_output(T y) const { return y > T(0) ? T(1) : T(double(y) + alpha_d); }
@@ -221,7 +213,7 @@ struct Selu : Transcendental {
     return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1<T, true>(negative(x));
   }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return x > T(0) ? kScale : kScaleAlpha * vm::exp_nonpositive(negative(x));
   }
   NNK_INLINE T grad_from_output(T y) const {  // in double: y + scale alpha cancels
@@ -308,11 +300,11 @@ struct SwishOf : Transcendental {
       return sigmoid_pair(z);
   }
   template <class V>
-  NNK_INLINE OrVec<V, T, UnitBeta> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta> forward(V x) const {
     return times_vanishing(x, sigmoid_of(z_of(x)).pos);
   }
   template <class V>
-  NNK_INLINE OrVec<V, T, UnitBeta> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad(V x) const {
     const Split<V> z = z_of(x);
     const auto s = sigmoid_of(z);
     return times_vanishing(T(1) + times_vanishing(z.hi, s.neg), s.pos);
@@ -360,7 +352,7 @@ struct SoftplusOf : Transcendental {
       return scaled(x, beta);
   }
   template <class V>
-  NNK_INLINE OrVec<V, T, UnitBeta> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta> forward(V x) const {
     if constexpr (!UnitBeta && std::is_same_v<T, float>) {
       // In double: softplus(z)/beta from float parts can land two binades apart (4+ ulp).
       const double z = double(x) * beta, e = vm::exp_nonpositive(-std::fabs(z));
@@ -376,12 +368,12 @@ struct SoftplusOf : Transcendental {
     }
   }
   template <class V>
-  NNK_INLINE OrVec<V, T, UnitBeta> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad(V x) const {
     const Split<V> z = z_of(x);
     return z.hi > threshold ? T(1) : sigmoid_pair(z).pos;
   }
   template <class V>
-  NNK_INLINE OrVec<V, T, UnitBeta> grad_from_output(V y) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad_from_output(V y) const {
     const V z = z_of(y).hi;
     return z > threshold ? T(1) : -vm::expm1(-z);
   }
@@ -449,16 +441,16 @@ struct Logsigmoid : Transcendental {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Logsigmoid(const Params&) {}
   template <class V>
-  NNK_INLINE OrVec<V, T> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
     const V l = vm::log1p<V, true>(vm::exp_nonpositive(-vm::abs(x)));
     return x >= T(0) ? -l : x - l;
   }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return vm::sigmoid_pair(x).neg;
   }
   template <class V>
-  NNK_INLINE OrVec<V, T> grad_from_output(V y) const {
+  NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
     return -vm::expm1(y);
   }
 };

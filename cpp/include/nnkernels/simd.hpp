@@ -103,7 +103,7 @@ NNK_INLINE Vec<double> scalef(Vec<double> y, Vec<double> k) { return _mm512_scal
 template <class V>
 inline constexpr bool kHasScalef = false;
 template <class V>
-V scalef(V y, V k);  // never called
+V scalef(V y, V k) = delete;
 #endif
 
 }  // namespace simd

@@ -221,7 +221,8 @@ NNK_INLINE V exp(V x) {
 }
 
 // e^x for x <= 0 (or NaN), <= 1.5 ulp, the common case (sigmoid, softplus, softmax, ...): one
-// lower clamp and scale_offset(). About 1.5x faster than exp() in a vector loop.
+// lower clamp and a one-sided scaling (scale_reduced). About 1.5x faster than exp() in a vector
+// loop.
 template <class V, class Poly = ExpPoly<Lane<V>>>
 NNK_INLINE V exp_nonpositive(V x) {
   using T = Lane<V>;
@@ -292,7 +293,8 @@ NNK_INLINE V log1p(V x) {
   return (x > T(-1)) & (x < inf) ? r : keep_nan(x, special);
 }
 
-// tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x, <= 2.5 ulp.
+// tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x, <= 2.5 ulp: computed as
+// e / (2 + e) (<= 0), whose sign copysign replaces.
 template <class V>
 NNK_INLINE V tanh(V x) {
   using T = Lane<V>;
