@@ -12,16 +12,16 @@ namespace nnk {
 namespace NNK_ISA {
 namespace {
 
-// out[i] = f(act, in[i]...) for every i in [0, n). Each chunk constructs its own copy of the
-// activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
-// Where f also takes simd::Vec<T> (the activation's method is a template over scalar or
-// vector) and the level has vscalef (AVX-512: the reason for explicit vectors), the chunk runs on
-// explicit vectors, its tail through zero-padded ones; otherwise the compiler vectorizes the
-// scalar loop (on AVX2 and baseline explicit vectors bring nothing, and were not measured). In
-// place is allowed (an input == out): each element is read before it is written.
 template <class In>
 using AsVec = simd::Vec<In>;
 
+// out[i] = f(act, in[i]...) for every i in [0, n). Each chunk constructs its own copy of the
+// activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
+// Where f also takes simd::Vec<T> (the activation's method is a template over scalar or
+// vector) and the level has vscalef (AVX-512, the reason for explicit vectors), the chunk runs on
+// explicit vectors, its tail through zero-padded ones; otherwise the compiler vectorizes the
+// scalar loop (AVX2 and baseline: without vscalef there is little to gain, and it was not
+// measured). In place is allowed (an input == out): each element is read before it is written.
 template <template <class> class Act, class T, class F, class... In>
 void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
   using V = simd::Vec<T>;
