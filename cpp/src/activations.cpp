@@ -12,62 +12,35 @@ namespace nnk {
 namespace NNK_ISA {
 namespace {
 
-template <class In>
-using AsVec = simd::Vec<In>;
-
-// out[i] = f(act, in[i]...) for every i in [0, n). Each chunk constructs its own copy of the
-// activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
-// Where f also takes simd::Vec<T> (the activation's method is a template over scalar or
-// vector) and the level has vscalef (AVX-512, the reason for explicit vectors), the chunk runs on
-// explicit vectors, its tail through zero-padded ones; otherwise the compiler vectorizes the
-// scalar loop (AVX2 and baseline: without vscalef there is little to gain, and it was not
-// measured). In place is allowed (an input == out): each element is read before it is written.
+// out[i] = f(act, in[i]...) for every i in [0, n), in parallel chunks (map_range). Each chunk
+// constructs its own copy of the activation so its parameters stay in registers (a shared one
+// may alias `out` to the compiler).
 template <template <class> class Act, class T, class F, class... In>
 void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
-  using V = simd::Vec<T>;
-  constexpr index_t kLanes = simd::kLanes<T>;
   parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
     const Act<T> act(p);
-    if constexpr (simd::kHasScalef<V> && std::is_invocable_v<F, const Act<T>&, AsVec<In>...>) {
-      index_t i = b;
-      for (; i + kLanes <= e; i += kLanes) simd::store(out + i, f(act, simd::load(in + i)...));
-      if (i < e) simd::store_partial(out + i, f(act, simd::load_partial(in + i, e - i)...), e - i);
-    } else {
-#pragma omp simd
-      for (index_t i = b; i < e; ++i) out[i] = f(act, in[i]...);
-    }
+    map_range(act, f, b, e, out, in...);
   });
 }
 
-// The kernels' element functions. The trailing return types make a method that takes only T
-// (not a template) a substitution failure for Vec<T>, so map_elements picks the scalar loop.
 template <template <class> class Act, class T>
 void forward_kernel(const T* x, T* out, index_t n, const Params& p) {
-  map_elements<Act>(
-      out, n, p, [](const auto& a, auto x) -> decltype(a.forward(x)) { return a.forward(x); }, x);
+  map_elements<Act>(out, n, p, kForward, x);
 }
 
 template <template <class> class Act, class T>
 void grad_kernel(const T* x, T* out, index_t n, const Params& p) {
-  map_elements<Act>(
-      out, n, p, [](const auto& a, auto x) -> decltype(a.grad(x)) { return a.grad(x); }, x);
+  map_elements<Act>(out, n, p, kGrad, x);
 }
 
 template <template <class> class Act, class T>
 void backward_from_input_kernel(const T* dy, const T* x, T* out, index_t n, const Params& p) {
-  map_elements<Act>(
-      out, n, p, [](const auto& a, auto d, auto x) -> decltype(a.grad(x)) { return d * a.grad(x); },
-      dy, x);
+  map_elements<Act>(out, n, p, kBackwardFromInput, dy, x);
 }
 
 template <template <class> class Act, class T>
 void backward_from_output_kernel(const T* dy, const T* y, T* out, index_t n, const Params& p) {
-  map_elements<Act>(
-      out, n, p,
-      [](const auto& a, auto d, auto y) -> decltype(a.grad_from_output(y)) {
-        return d * a.grad_from_output(y);
-      },
-      dy, y);
+  map_elements<Act>(out, n, p, kBackwardFromOutput, dy, y);
 }
 
 // ---- PReLU: y = x > 0 ? x : w[c] x over a (outer, channels, inner) view ----

@@ -41,11 +41,8 @@ struct Transcendental {
 // gets vscalef for exp's 2^k scaling (sigmoid, silu, softplus, logsigmoid, the sigmoid-based
 // derivatives) and better selects in full-range expm1 (softplus and logsigmoid from y). The
 // tanh, elu and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and
-// stay scalar, as do plain-arithmetic methods. ScalarScalarOrVec<V, T> is V for those two types;
-// Vectorizable = false keeps a method scalar (its math leaves T, e.g. for double).
-template <class V, class T, bool Vectorizable = true>
-using ScalarOrVec =
-    std::enable_if_t<std::is_same_v<V, T> || (Vectorizable && std::is_same_v<V, simd::Vec<T>>), V>;
+// stay scalar, as do plain-arithmetic methods (simd::ScalarOrVec constrains the templates).
+using simd::ScalarOrVec;
 
 // min(x, 0), NaN kept: the argument of an exp that only the x <= 0 branch uses.
 template <class V>
@@ -454,6 +451,41 @@ struct Logsigmoid : Transcendental {
     return -vm::expm1(y);
   }
 };
+
+// ---- the element loop of the activation kernels and the fused layer kernels ----
+
+// What the loops apply to each element: f(act, operands...). The trailing return types make a
+// method that takes only T (not a template) a substitution failure for simd::Vec<T>, so
+// map_range picks the scalar loop for it.
+inline constexpr auto kForward = [](const auto& a, auto x) -> decltype(a.forward(x)) {
+  return a.forward(x);
+};
+inline constexpr auto kGrad = [](const auto& a, auto x) -> decltype(a.grad(x)) {
+  return a.grad(x);
+};
+inline constexpr auto kBackwardFromInput =
+    [](const auto& a, auto d, auto x) -> decltype(a.grad(x)) { return d * a.grad(x); };
+inline constexpr auto kBackwardFromOutput = [](const auto& a, auto d,
+                                               auto y) -> decltype(a.grad_from_output(y)) {
+  return d * a.grad_from_output(y);
+};
+
+// Whether the loops run f(act, operands of types In...) on explicit vectors: where f also takes
+// simd::Vec (the activation's method is a template over scalar or vector) and the level has
+// vscalef (AVX-512, the reason for explicit vectors). Elsewhere the compiler vectorizes the
+// scalar loop (AVX2 and baseline: without vscalef there is little to gain, and it was not
+// measured).
+template <class F, class A, class... In>
+inline constexpr bool kOnVectors =
+    (simd::kHasScalef<simd::Vec<In>> && ...) && std::is_invocable_v<F, const A&, simd::Vec<In>...>;
+
+// out[i] = f(act, in[i]...) for i in [b, e). In place is allowed (an input == out): each
+// element is read before it is written.
+template <class T, class A, class F, class... In>
+NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const In*... in) {
+  simd::for_each<kOnVectors<F, A, In...>, T>(
+      b, e, [&](index_t i, auto n) { simd::store(out + i, f(act, simd::load(in + i, n)...), n); });
+}
 
 }  // namespace NNK_ISA
 }  // namespace nnk

@@ -9,11 +9,13 @@
 namespace nnk {
 namespace NNK_ISA {
 
-// Work below `grain` elements runs on the calling thread: waking OpenMP workers costs a few
-// microseconds, more than the work itself. Grains are measured in bench_activations.py.
+// Work below 2 * `grain` elements runs on the calling thread: waking OpenMP workers costs a few
+// microseconds, more than the work itself. Grains are measured in bench_activations.py: from
+// 64K elements (a memory-bound op's 2 * 32K, PyTorch's threshold too) two threads were
+// 1.4-1.8x faster than one on the 2-core machine.
 enum Grain : index_t {
   kGrainTranscendental = 16 * 1024,
-  kGrainMemoryBound = 128 * 1024,
+  kGrainMemoryBound = 32 * 1024,
 };
 
 // Runs body(begin, end) over [0, n). Chunks are about eight per thread, scheduled dynamically,

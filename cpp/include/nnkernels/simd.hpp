@@ -59,6 +59,13 @@ using Rebind = typename LaneOf<V>::template rebind<U>;
 template <class V>
 inline constexpr bool kIsVector = !std::is_same_v<V, Lane<V>>;
 
+// The return type of a method that is a template over T or Vec<T>: V for those two types, a
+// substitution failure otherwise, so callers can ask whether it takes vectors. Vectorizable =
+// false keeps a method scalar (e.g. its math leaves T for double).
+template <class V, class T, bool Vectorizable = true>
+using ScalarOrVec =
+    std::enable_if_t<std::is_same_v<V, T> || (Vectorizable && std::is_same_v<V, Vec<T>>), V>;
+
 // Lane-wise conversion of values (integers to floating point), or a reinterpretation of the
 // bits between integer lanes of the same width (signed <-> unsigned).
 template <class To, class From>
@@ -69,28 +76,68 @@ NNK_INLINE To convert(From x) {
     return static_cast<To>(x);
 }
 
-// Unaligned loads and stores; the _partial forms move the first `count` lanes (the tail of a
-// loop), the other lanes of the loaded vector being 0.
+// The element loops: body(i, n) handles the n elements from i through load and store, which
+// take n as One (a scalar element: the compiler vectorizes the loop), Full (a whole
+// Vec<T>) or an index_t below kLanes<T> (a tail, its missing lanes loaded as 0). So one body
+// serves a loop on explicit vectors (OnVectors) and an auto-vectorized one.
+struct One {};
+struct Full {};
+template <bool OnVectors, class T, class Body>
+NNK_INLINE void for_each(index_t b, index_t e, Body&& body) {
+  if constexpr (OnVectors) {
+    index_t i = b;
+    for (; i + kLanes<T> <= e; i += kLanes<T>) body(i, Full{});
+    if (i < e) body(i, e - i);
+  } else {
+#pragma omp simd
+    for (index_t i = b; i < e; ++i) body(i, One{});
+  }
+}
+
 template <class T>
-NNK_INLINE Vec<T> load(const T* p) {
+NNK_INLINE T load(const T* p, One) {
+  return *p;
+}
+template <class T>
+NNK_INLINE void store(T* p, T v, One) {
+  *p = v;
+}
+template <class T>
+NNK_INLINE Vec<T> load(const T* p, Full) {
   Vec<T> v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 template <class T>
-NNK_INLINE void store(T* p, Vec<T> v) {
+NNK_INLINE void store(T* p, Vec<T> v, Full) {
   std::memcpy(p, &v, sizeof v);
 }
+#if defined(__AVX512F__)
+// Tails as masked moves: lanes outside the mask are not touched, nor can they fault.
+NNK_INLINE Vec<float> load(const float* p, index_t n) {
+  return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
+}
+NNK_INLINE Vec<double> load(const double* p, index_t n) {
+  return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
+}
+NNK_INLINE void store(float* p, Vec<float> v, index_t n) {
+  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v);
+}
+NNK_INLINE void store(double* p, Vec<double> v, index_t n) {
+  _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v);
+}
+#else
 template <class T>
-NNK_INLINE Vec<T> load_partial(const T* p, index_t count) {
+NNK_INLINE Vec<T> load(const T* p, index_t n) {
   Vec<T> v = {};
-  std::memcpy(&v, p, sizeof(T) * count);
+  std::memcpy(&v, p, sizeof(T) * n);
   return v;
 }
 template <class T>
-NNK_INLINE void store_partial(T* p, Vec<T> v, index_t count) {
-  std::memcpy(p, &v, sizeof(T) * count);
+NNK_INLINE void store(T* p, Vec<T> v, index_t n) {
+  std::memcpy(p, &v, sizeof(T) * n);
 }
+#endif
 
 // y * 2^k for integral k, where one instruction does it (else kHasScalef<V> is false and
 // vecmath scales through the exponent bits).
