@@ -78,32 +78,45 @@ def test_bias_activation_forward_and_backward(isa, dtype, name, params):
         np.testing.assert_allclose(db_y, dz_y.astype(np.float64).sum(axis=0), rtol=rtol, atol=rtol)
 
 
-def test_bias_activation_in_place(isa, dtype):
+# tanh runs auto-vectorized loops everywhere; sigmoid and silu run explicit vectors on AVX-512
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "silu"])
+def test_bias_activation_in_place(isa, dtype, name):
     z, b, dy = inputs(dtype)
-    want = nk.tanh(z + b)
-    y = F.bias_activation(z, b, "tanh", out=z)
+    want = getattr(nk, name)(z + b)
+    y = F.bias_activation(z, b, name, out=z)
     assert y is z
     np.testing.assert_array_equal(z, want)
-    want_dz = nk.tanh_backward(dy, y=z)
-    dz, db = F.bias_activation_backward(dy, y=z, activation="tanh", out=dy)
+    backward = getattr(nk, name + "_backward")
+    from_y = nk.activations.kernel_of(name)[2]
+    saved = {"y": z} if from_y else {"x": z}
+    want_dz = backward(dy, **saved)
+    dz, db = F.bias_activation_backward(dy, activation=name, out=dy, **saved)
     assert dz is dy
     np.testing.assert_array_equal(dz, want_dz)
-    # pre in place, output elsewhere (activations whose derivative needs the input)
+    # dz in place of the saved array
+    _, _, dy = inputs(dtype, seed=4)
+    saved_copy = z.copy()
+    want_dz = backward(dy, **{k: saved_copy for k in saved})
+    dz, db2 = F.bias_activation_backward(dy, activation=name, out=z, **saved)
+    assert dz is z
+    np.testing.assert_array_equal(dz, want_dz)
+    # pre in place, output elsewhere
     z, b, _ = inputs(dtype)
     want_pre = z + b
     out = np.empty_like(z)
-    F.bias_activation(z, b, "gelu", pre=z, out=out)
+    F.bias_activation(z, b, name, pre=z, out=out)
     np.testing.assert_array_equal(z, want_pre)
-    np.testing.assert_array_equal(out, nk.gelu(want_pre))
+    np.testing.assert_array_equal(out, getattr(nk, name)(want_pre))
 
 
-def test_bias_gradient_same_bits_for_any_thread_count(isa, dtype):
+@pytest.mark.parametrize("name", ["gelu", "silu"])  # auto-vectorized, explicit vectors
+def test_bias_gradient_same_bits_for_any_thread_count(isa, dtype, name):
     z, b, dy = inputs(dtype, rows=3000, cols=100)  # 19 row blocks of 163 rows
     pre = z + b
     results = []
     for n in (1, 2):
         with nk.threads(n):
-            results.append(F.bias_activation_backward(dy, x=pre, activation="gelu"))
+            results.append(F.bias_activation_backward(dy, x=pre, activation=name))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
 

@@ -73,6 +73,10 @@ void prelu_forward(const T* x, const T* w, T* y, ChannelShape s) {
   });
 }
 
+// Elements per block of dw's partial sums: a constant of its own, so retuning a grain does not
+// change dw's bits.
+constexpr index_t kPreluBlock = 128 * 1024;
+
 // dx = dy (x > 0 ? 1 : w[c]); dw[c] = sum of dy x over x <= 0 in channel c. dw's partial sums
 // are per fixed block of outer rows, combined in block order: the same bits for any thread count.
 template <class T>
@@ -86,7 +90,7 @@ void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelSh
   });
   if (dw == nullptr) return;
   const index_t per_block =
-      std::max<index_t>(1, kGrainMemoryBound / std::max<index_t>(1, s.channels * s.inner));
+      std::max<index_t>(1, kPreluBlock / std::max<index_t>(1, s.channels * s.inner));
   const index_t blocks = (s.outer + per_block - 1) / per_block;
   std::vector<double> partial(static_cast<size_t>(blocks * s.channels), 0.0);
   parallel_for(blocks, 1, [&](index_t b0, index_t b1) {

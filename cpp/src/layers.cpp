@@ -68,8 +68,8 @@ void bias_act_backward_kernel(const T* dy, const T* saved, T* dz, T* dbias, inde
         const T* sr = saved + r * cols;
         T* dzr = dz + r * cols;
         if (kVectors || acc == nullptr) {
-          // On explicit vectors, dz first and then the row (in L1) into the sums: faster than
-          // widening each vector into them (measured).
+          // On explicit vectors, dz first and then the row, still in cache, into the sums:
+          // faster than widening each vector into them (measured).
           map_range(act, f, 0, cols, dzr, dyr, sr);
           if (acc != nullptr) {
 #pragma omp simd

@@ -46,8 +46,8 @@ struct WorkList {
     if (room != kTask) first.push_back(static_cast<index_t>(pieces.size()));
   }
 
-  // Runs body(task, piece) for every piece of every task; tasks in parallel above the
-  // memory-bound grain.
+  // Runs body(task, piece) for every piece of every task; tasks in parallel from two tasks
+  // (32K elements: with 2 threads the optimizer rows measured faster than with the 128K of before).
   template <class Body>
   void run(Body&& body) const {
     const index_t grain = std::max<index_t>(1, kGrainMemoryBound / kTask / 2);

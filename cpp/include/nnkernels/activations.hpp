@@ -1,6 +1,7 @@
 // One struct per elementwise activation: forward f(x), derivative f'(x), and f' from the output
 // y = f(x) where the math allows (grad_from_output). Included only by kernel sources, inside the
-// per-ISA namespace; the kernel loops live in cpp/src/activations.cpp.
+// per-ISA namespace. The element loop they run in (map_range) is at the end; the kernels around
+// it live in cpp/src/activations.cpp and, fused with a bias, cpp/src/layers.cpp.
 //
 // Accuracy: kUlp is the float32 bound against the float64 reference (tests/reference.py) for
 // forward, grad and backward over the whole real line; kFloor is an absolute floor, in units of
@@ -37,7 +38,7 @@ struct Transcendental {
 };
 
 // The exp-based methods that measured faster on explicit vectors are templates over V = T or
-// simd::Vec<T>; on AVX-512 the kernels (activations.cpp, map_elements) run them on Vec<T>. That
+// simd::Vec<T>; on AVX-512 the kernels (map_range, the fused Dense loops) run them on Vec<T>. That
 // gets vscalef for exp's 2^k scaling (sigmoid, silu, softplus, logsigmoid, the sigmoid-based
 // derivatives) and better selects in full-range expm1 (softplus and logsigmoid from y). The
 // tanh, elu and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and
@@ -483,6 +484,7 @@ inline constexpr bool kOnVectors =
 // element is read before it is written.
 template <class T, class A, class F, class... In>
 NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const In*... in) {
+  static_assert((std::is_same_v<In, T> && ...), "one element type: vectors step by T's lanes");
   simd::for_each<kOnVectors<F, A, In...>, T>(
       b, e, [&](index_t i, auto n) { simd::store(out + i, f(act, simd::load(in + i, n)...), n); });
 }

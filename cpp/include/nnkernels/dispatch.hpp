@@ -208,7 +208,7 @@ using BiasActKernel = void (*)(const T* z, const T* bias, T* pre, T* y, index_t 
                                const Params& p);
 // dz = dy * f'(saved) (saved the input z + bias, or the output y) and, if dbias is not null,
 // dbias[col] = sum of dz over the rows (fixed row blocks: the same bits for any thread count).
-// dz may be dy.
+// dz may be dy or saved.
 template <class T>
 using BiasActBackward = void (*)(const T* dy, const T* saved, T* dz, T* dbias, index_t rows,
                                  index_t cols, const Params& p);

@@ -10,8 +10,8 @@ namespace nnk {
 namespace NNK_ISA {
 
 // Work below 2 * `grain` elements runs on the calling thread: waking OpenMP workers costs a few
-// microseconds, more than the work itself. Grains are measured in bench_activations.py: from
-// 64K elements (a memory-bound op's 2 * 32K, PyTorch's threshold too) two threads were
+// microseconds, more than the work itself. Grains are measured in bench_activations.py: with
+// memory-bound ops from 64K elements (2 * 32K; PyTorch splits above 32K) two threads were
 // 1.4-1.8x faster than one on the 2-core machine.
 enum Grain : index_t {
   kGrainTranscendental = 16 * 1024,

@@ -126,26 +126,20 @@ NNK_INLINE void store(float* p, Vec<float> v, index_t n) {
 NNK_INLINE void store(double* p, Vec<double> v, index_t n) {
   _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v);
 }
-#else
-template <class T>
-NNK_INLINE Vec<T> load(const T* p, index_t n) {
-  Vec<T> v = {};
-  std::memcpy(&v, p, sizeof(T) * n);
-  return v;
-}
-template <class T>
-NNK_INLINE void store(T* p, Vec<T> v, index_t n) {
-  std::memcpy(p, &v, sizeof(T) * n);
-}
-#endif
+#endif  // (explicit vectors run on AVX-512 only, so other levels need no tails)
 
 // y * 2^k for integral k, where one instruction does it (else kHasScalef<V> is false and
 // vecmath scales through the exponent bits).
 #if defined(__AVX512F__)
 template <class V>
 inline constexpr bool kHasScalef = kIsVector<V> && sizeof(V) == 64;
-NNK_INLINE Vec<float> scalef(Vec<float> y, Vec<float> k) { return _mm512_scalef_ps(y, k); }
-NNK_INLINE Vec<double> scalef(Vec<double> y, Vec<double> k) { return _mm512_scalef_pd(y, k); }
+// (The maskz forms with every lane set: the plain ones trip GCC 12's -Wmaybe-uninitialized.)
+NNK_INLINE Vec<float> scalef(Vec<float> y, Vec<float> k) {
+  return _mm512_maskz_scalef_ps(__mmask16(0xFFFF), y, k);
+}
+NNK_INLINE Vec<double> scalef(Vec<double> y, Vec<double> k) {
+  return _mm512_maskz_scalef_pd(__mmask8(0xFF), y, k);
+}
 #else
 template <class V>
 inline constexpr bool kHasScalef = false;
