@@ -170,7 +170,7 @@ struct Relu : Cheap {
 
 template <class T>
 struct Relu6 : Hardtanh<T> {
-  explicit Relu6(const Params&) : Hardtanh<T>(T(0), T(6)) {}
+  explicit Relu6(const Params&) : Hardtanh<T>(vm::opaque(T(0)), vm::opaque(T(6))) {}
 };
 
 // From the output only for negative_slope >= 0 (the Python face checks).
@@ -404,10 +404,9 @@ struct Softsign : Cheap {
 template <class T>
 struct Hardsigmoid : Cheap {
   static constexpr double kUlp = 2, kFloor = 0;
+  const T zero = vm::opaque(T(0)), one = vm::opaque(T(1));  // see vm::opaque
   explicit Hardsigmoid(const Params&) {}
-  NNK_INLINE T forward(T x) const {
-    return vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), T(0), T(1));
-  }
+  NNK_INLINE T forward(T x) const { return vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), zero, one); }
   NNK_INLINE T grad(T x) const {
     return vm::keep_nan(x, x > T(-3) && x < T(3) ? T(1.0 / 6) : T(0));
   }
