@@ -372,8 +372,8 @@ struct SoftplusOf : Transcendental {
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad_from_output(V y) const {
-    const V z = z_of(y).hi;
-    return z > threshold ? T(1) : -vm::expm1(-z);
+    const V z = z_of(y).hi;  // > 0 for an output; -z is clamped to <= 0, expm1's cheap side
+    return z > threshold ? T(1) : -vm::expm1<V, true>(negative(-z));
   }
 };
 template <class T>
@@ -448,7 +448,7 @@ struct Logsigmoid : Transcendental {
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
-    return -vm::expm1(y);
+    return -vm::expm1<V, true>(negative(y));  // y <= 0 for an output: expm1's cheap side
   }
 };
 
