@@ -349,6 +349,23 @@ def test_pointwise_extremes_and_nan(isa, dtype):
         _check(name, {}, x, t, dtype, "none")
 
 
+# Every float32 spacing matters near the polynomial ranges: log_cosh switches form at |d| = 1 and
+# log1p(e^-|x|) is one polynomial in e on [0, 1] (softplus's form, BCE with logits, focal loss).
+@pytest.mark.parametrize(
+    "name,params,target",
+    [
+        ("log_cosh", {}, 0.0),
+        ("binary_cross_entropy_with_logits", {}, 1.0),
+        ("binary_cross_entropy_with_logits", {"pos_weight": 3.0}, 0.3),
+        ("binary_focal_loss", {}, 0.0),
+    ],
+)
+def test_pointwise_dense_grid(isa, dtype, name, params, target):
+    tiny = np.geomspace(1e-30, 1, 400)
+    d = np.concatenate([np.linspace(-12, 12, 48001), tiny, -tiny, np.linspace(0.99, 1.01, 2001)])
+    _check(name, params, d, np.full_like(d, target), dtype, "none")
+
+
 # ---- layouts, dtypes, out= ----
 
 

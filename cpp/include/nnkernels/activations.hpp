@@ -354,13 +354,13 @@ struct SoftplusOf : Transcendental {
     if constexpr (!UnitBeta && std::is_same_v<T, float>) {
       // In double: softplus(z)/beta from float parts can land two binades apart (4+ ulp).
       const double z = double(x) * beta, e = vm::exp_nonpositive(-std::fabs(z));
-      const double sp = (vm::log1p<double, true>(e) + (z > 0 ? z : 0)) / beta;
+      const double sp = (vm::log1p_unit(e) + (z > 0 ? z : 0)) / beta;
       return T(z) > threshold ? x : T(sp);
     } else {
       const Split<V> z = z_of(x);
       const V e = vm::exp_nonpositive(-vm::abs(z.hi));
       // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
-      V sp = vm::log1p<V, true>(e) + (z.hi > T(0) ? z.hi : V{});
+      V sp = vm::log1p_unit(e) + (z.hi > T(0) ? z.hi : V{});
       if constexpr (!UnitBeta) sp = T((sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
       return z.hi > threshold ? x : sp;
     }
@@ -439,7 +439,7 @@ struct Logsigmoid : Transcendental {
   explicit Logsigmoid(const Params&) {}
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
-    const V l = vm::log1p<V, true>(vm::exp_nonpositive(-vm::abs(x)));
+    const V l = vm::log1p_unit(vm::exp_nonpositive(-vm::abs(x)));
     return x >= T(0) ? -l : x - l;
   }
   template <class V>

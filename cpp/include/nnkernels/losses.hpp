@@ -4,7 +4,7 @@
 // sources, inside the per-ISA namespace; the loops live in cpp/src/losses.cpp.
 //
 // Numerics: stable forms by construction (log-sum-exp with the row max, BCE with logits via
-// softplus, log-cosh through expm1 without cosh), NaN in -> NaN out. Per-element values are
+// softplus, log-cosh without cosh), NaN in -> NaN out. Per-element values are
 // computed in T; sums over rows and over the whole array accumulate in double.
 #pragma once
 #include <cmath>
@@ -104,20 +104,38 @@ struct SmoothL1 {  // |d| < beta: d^2 / (2 beta), else |d| - beta / 2
   }
 };
 
-// log(cosh d) from one r = expm1(-|d|): cosh|d| - 1 = r^2 / (2 (1 + r)), so below |d| = 1 the
-// value is log1p(r^2 / (2 (1 + r))) (no cancellation near 0) and above it
-// |d| - ln 2 + log1p((1 + r)^2) (no overflow); tanh|d| = -q / (2 + q) with q = r (2 + r).
+// log(cosh d) = u p(u), u = d^2, below |d| = 1 (cpp/tools/fit_log.py; the large-|d| form cancels
+// there), and |d| - ln 2 + log1p(e^-2|d|) above it (no overflow). tanh|d| = -q / (2 + q) with
+// q = r (2 + r) = expm1(-2|d|), r = expm1(-|d|) (e^-2|d| = (1 + r)^2).
+template <class T>
+struct LogCoshPoly;
+template <>
+struct LogCoshPoly<float> {
+  static constexpr float c[8] = {-2.5617303098313049e-5f,  0.00017619862671795864f,
+                                 -0.00067940991220339233f, 0.0021612918980746728f,
+                                 -0.0067397994817242212f,  0.022221464489357072f,
+                                 -0.083333297760920064f,   0.49999999972287001f};
+};
+template <>
+struct LogCoshPoly<double> {
+  static constexpr double c[15] = {
+      7.1494266873199219e-9,   -7.2740452449554279e-8, 3.7585381118136593e-7,
+      -1.3729456929291544e-6,  4.1874377391493525e-6,  -1.1823332233363504e-5,
+      3.2719392875797913e-5,   -9.0970021462192131e-5, 0.00025657598653309681,
+      -0.00073860222043210769, 0.002186948775200792,   -0.0067460317410084557,
+      0.022222222222053066,    -0.083333333333331077,  0.49999999999999999};
+};
 template <class T>
 struct LogCosh {
   explicit LogCosh(const Params&) {}
   NNK_INLINE T operator()(T p, T t, T& g) const {
-    const T d = p - t, a = std::fabs(d);
+    const T d = p - t, a = std::fabs(d), u = d * d;
     const T r = vm::expm1<T, true>(-a), e = T(1) + r;
-    const bool small = a < T(1);
-    const T arg = small ? r * r / (T(2) * e) : e * e;
     const T q = r * (T(2) + r);
     g = std::copysign(-q / (T(2) + q), d);
-    return (small ? T(0) : a - T(0.69314718055994530942)) + vm::log1p<T, true>(arg);
+    const T small = u * vm::horner(u, LogCoshPoly<T>::c);
+    const T large = (a - T(0.69314718055994530942)) + vm::log1p_unit(e * e);
+    return a < T(1) ? small : vm::keep_nan(d, large);
   }
 };
 
@@ -188,7 +206,7 @@ struct BceWithLogits {
     const T e = vm::exp_nonpositive(-std::fabs(x));
     const T s = T(1) / (T(1) + e);
     const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
-    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p<T, true>(e);
+    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p_unit(e);
     g = (T(1) - t) - lw * sig_neg;
     return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
   }

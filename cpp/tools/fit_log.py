@@ -1,0 +1,40 @@
+"""Generates the log polynomials of vecmath.hpp (Log1pUnitPoly, LogCoshPoly).
+
+Both are fitted by mpmath's chebyfit in 50-digit arithmetic, relative to the function, so that a
+float result is one multiply away from the polynomial:
+- log(1 + y) = y q(y) on [0, 1] (softplus's log1p(e^-|x|), BCE with logits, log-cosh above 1):
+  degree 9 in float. Double would need degree 20, where log1p's reduction costs less.
+- log(cosh a) = u p(u), u = a^2, on a in [0, 1] (log-cosh near 0, where a - ln 2 + log1p(e^-2a)
+  cancels): degree 7 in float, 14 in double.
+
+    python cpp/tools/fit_log.py   # prints the C++ arrays pasted into vecmath.hpp
+"""
+
+import mpmath as mp
+
+mp.mp.dps = 50
+
+
+def log1p_over_y(y):
+    return mp.log1p(y) / y if y != 0 else mp.mpf(1)
+
+
+def log_cosh_over_u(u):
+    return mp.log(mp.cosh(mp.sqrt(u))) / u if u != 0 else mp.mpf(1) / 2
+
+
+def max_relative_error(g, coeffs, samples=4001):
+    """Of the polynomial against g on [0, 1]: the relative error of y q(y) and u p(u) alike."""
+    return max(abs(mp.polyval(coeffs, x) / g(x) - 1) for x in mp.linspace(0, 1, samples))
+
+
+if __name__ == "__main__":
+    for name, g, fits in (
+        ("Log1pUnitPoly", log1p_over_y, ((9, "f"),)),
+        ("LogCoshPoly", log_cosh_over_u, ((7, "f"), (14, ""))),
+    ):
+        for degree, suffix in fits:
+            c, _ = mp.chebyfit(g, [0, 1], degree + 1, error=True)
+            err = mp.nstr(max_relative_error(g, c), 3)
+            print(f"// {name}, degree {degree}: relative error {err}")
+            print("{" + ", ".join(f"{mp.nstr(v, 17)}{suffix}" for v in c) + "}")
