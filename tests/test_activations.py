@@ -463,7 +463,15 @@ def test_maxout(axis, rng):
 
 @pytest.mark.parametrize(
     "shape,axis",
-    [((7, 13), -1), ((7, 13), 0), ((2, 3, 50000), -1), ((4, 1), 1), ((5,), 0), ((2, 3, 4), 1)],
+    [
+        ((7, 13), -1),
+        ((7, 13), 0),
+        ((2, 3, 50000), -1),
+        ((3, 47), -1),  # vector pairs, then a 15-lane tail
+        ((4, 1), 1),
+        ((5,), 0),
+        ((2, 3, 4), 1),
+    ],
 )
 def test_softmax_and_log_softmax(isa, dtype, shape, axis, rng):
     x = (rng.standard_normal(shape) * 30).astype(dtype)

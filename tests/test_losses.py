@@ -317,7 +317,8 @@ def test_float32_sum_accuracy_on_16m():
     assert abs(float(got) - ref) <= 1e-6 * ref
 
 
-@pytest.mark.parametrize("rows,classes", [(7, 1), (3, 50000), (17, 1000)])
+# 33 and 47: past the short-row path, a pair of vectors and a 1- or 15-lane tail.
+@pytest.mark.parametrize("rows,classes", [(7, 1), (9, 33), (5, 47), (3, 50000), (17, 1000)])
 def test_cross_entropy_class_counts(isa, dtype, rows, classes):
     z = RNG.normal(0, 3, (rows, classes))
     _check("cross_entropy", {"label_smoothing": 0.1}, z, _labels(rows, classes), dtype, "mean")

@@ -144,11 +144,15 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
 #pragma omp simd reduction(max : m)
     for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
     double sum = 0;
+    if constexpr (!Log && std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>) {
+      sum = vm::exp_sum_store(xr, m, yr, n);  // contiguous rows: cross-entropy's sweep
+    } else {
 #pragma omp simd reduction(+ : sum)
-    for (index_t k = 0; k < n; ++k) {
-      const T e = vm::exp_nonpositive(xr[k * st] - m);
-      if (!Log) yr[k * st] = e;
-      sum += double(e);
+      for (index_t k = 0; k < n; ++k) {
+        const T e = vm::exp_nonpositive(xr[k * st] - m);
+        if (!Log) yr[k * st] = e;
+        sum += double(e);
+      }
     }
     if (Log) {
       const T lse = T(vm::log1p(sum - 1.0));

@@ -313,9 +313,7 @@ template <class T>
 struct CrossEntropy : RowBase<T> {
   using RowBase<T>::RowBase;
   double row(index_t r, T* g, double gs) const {
-    const T* z = this->pred(r);
-    const T m = row_max(z, this->C);
-    return run<false>(r, g, gs, m, [=](index_t k) { return vm::exp_nonpositive(z[k] - m); });
+    return run<false>(r, g, gs, row_max(this->pred(r), this->C));
   }
 
   // Short rows (a few classes): vector loops within a row cost more than they save, so a
@@ -352,13 +350,13 @@ struct CrossEntropy : RowBase<T> {
     for (index_t r = 0; r < rows; ++r) logs[r] = log(sums[r]);
   }
   double row_from(index_t r, T* g, double gs, const Block& b, index_t i) const {
-    const T* e = b.e.data() + i * this->C;
-    return run<true>(r, g, gs, b.maxima[i], [=](index_t k) { return e[k]; }, b.sums[i], b.logs[i]);
+    return run<true>(r, g, gs, b.maxima[i], b.e.data() + i * this->C, b.sums[i], b.logs[i]);
   }
 
-  // Short: S and log S are given, and the loops are plain ones.
-  template <bool Short, class Exp>
-  NNK_INLINE double run(index_t r, T* g, double gs, T m, Exp&& ex, double S = 0,
+  // Long rows store e^(z - m) in g (the last sweep scales it) or in a scratch row. Short ones
+  // come with e^(z - m), S and log S from their block, and run plain loops.
+  template <bool Short>
+  NNK_INLINE double run(index_t r, T* g, double gs, T m, const T* e = nullptr, double S = 0,
                         double logS = 0) const {
     const RowArgs<T>& a = this->a;
     const index_t C = this->C;
@@ -369,24 +367,14 @@ struct CrossEntropy : RowBase<T> {
     const std::int64_t y = t ? 0 : a.labels[r];
     const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
     // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
-    // Long rows store e^(z - m) in g (the last sweep scales it) or in a scratch row; short
-    // ones read it again.
     double A = 0, B = 0;
-    T* const dst = Short ? nullptr : row_store(g, C);
     if (t) {
-      double sum = 0;
-#pragma omp simd if (!Short) reduction(+ : sum, A, B)
+#pragma omp simd if (!Short) reduction(+ : A, B)
       for (index_t k = 0; k < C; ++k) {
         const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
         A += wt;
         B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
-        if (!Short) {
-          const T e = ex(k);
-          sum += double(e);
-          dst[k] = e;
-        }
       }
-      if (!Short) S = sum;
     } else {
       double W = 0, WZ = 0;
       if (eps > 0) {
@@ -396,35 +384,29 @@ struct CrossEntropy : RowBase<T> {
           WZ += double(w[k]) * double(z[k] - m);
         }
       }
-      if (!Short) {
-        double sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (index_t k = 0; k < C; ++k) {
-          const T e = ex(k);
-          sum += double(e);
-          dst[k] = e;
-        }
-        S = sum;
-      }
       const double wy = double(w[y]);
       A = (1 - eps) * wy + u * W;
       B = (1 - eps) * wy * zy + u * WZ;
     }
+    if (!Short) {  // after the loops above read z, which g may be
+      T* dst = row_store(g, C);
+      S = vm::exp_sum_store(z, m, dst, C);
+      e = dst;
+    }
     const double value = A * (Short ? logS : log(S)) - B;
     if (g) {
       const T cs = T(gs * A / S);
-      auto e = [&](index_t k) { return Short ? ex(k) : g[k]; };
       if (t) {
 #pragma omp simd if (!Short)
         for (index_t k = 0; k < C; ++k)
-          g[k] = cs * e(k) - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
+          g[k] = cs * e[k] - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
       } else if (eps > 0) {
         const T cu = T(gs * u);
 #pragma omp simd if (!Short)
-        for (index_t k = 0; k < C; ++k) g[k] = cs * e(k) - cu * w[k];
+        for (index_t k = 0; k < C; ++k) g[k] = cs * e[k] - cu * w[k];
       } else {
 #pragma omp simd if (!Short)
-        for (index_t k = 0; k < C; ++k) g[k] = cs * e(k);
+        for (index_t k = 0; k < C; ++k) g[k] = cs * e[k];
       }
       if (!t) g[y] -= T(gs * (1 - eps) * double(w[y]));
     }

@@ -126,7 +126,33 @@ NNK_INLINE void store(float* p, Vec<float> v, index_t n) {
 NNK_INLINE void store(double* p, Vec<double> v, index_t n) {
   _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v);
 }
-#endif  // (explicit vectors run on AVX-512 only, so other levels need no tails)
+// The lanes a tail loaded, the others 0 (for sums over a tail).
+NNK_INLINE Vec<float> first(Vec<float> v, index_t n) {
+  return _mm512_maskz_mov_ps(__mmask16((1u << n) - 1), v);
+}
+NNK_INLINE Vec<double> first(Vec<double> v, index_t n) {
+  return _mm512_maskz_mov_pd(__mmask8((1u << n) - 1), v);
+}
+template <class V>
+NNK_INLINE V first(V v, Full) {
+  return v;
+}
+// The lanes of v in double, folded to one double vector (the low and the high half added).
+// Intrinsic halves: halves through memcpy make GCC store and reload the vector (a
+// store-forwarding stall, 20% slower).
+NNK_INLINE Vec<double> widen_fold(Vec<float> v) {
+  const __m512 x = v;
+  const __m256 lo = _mm512_castps512_ps256(x);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+  return _mm512_cvtps_pd(lo) + _mm512_cvtps_pd(hi);
+}
+NNK_INLINE Vec<double> widen_fold(Vec<double> v) { return v; }
+#else  // explicit vectors run on AVX-512 only: other levels need no tails
+template <class V, class N>
+V first(V v, N n) = delete;
+template <class V>
+Vec<double> widen_fold(V v) = delete;
+#endif
 
 // y * 2^k for integral k, where one instruction does it (else kHasScalef<V> is false and
 // vecmath scales through the exponent bits).

@@ -444,6 +444,45 @@ NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x) {
   return {x < 0 ? lower : keep_nan(x, 1.0 - lower), gauss * 0.39894228040143267794};
 }
 
+// The sweep of softmax and cross-entropy: dst[k] = e^(z[k] - m) for a row of n (m >= its
+// maximum), returning the sum in double. On AVX-512 explicit vectors, so exp scales with
+// vscalef, and two vectors add in float (one rounding, relative 2^-24) before the sum widens:
+// half the conversions (cross_entropy (1024, 1000): this sweep 371 -> 291 us, 1 thread). The
+// order of the sum is fixed by n alone. dst may be z.
+template <class T>
+NNK_INLINE double exp_sum_store(const T* z, T m, T* dst, index_t n) {
+  using V = simd::Vec<T>;
+  if constexpr (simd::kHasScalef<V>) {
+    constexpr index_t L = simd::kLanes<T>;
+    simd::Vec<double> acc{};
+    index_t k = 0;
+    for (; k + 2 * L <= n; k += 2 * L) {
+      const V e0 = exp_nonpositive(simd::load(z + k, simd::Full{}) - m);
+      const V e1 = exp_nonpositive(simd::load(z + k + L, simd::Full{}) - m);
+      simd::store(dst + k, e0, simd::Full{});
+      simd::store(dst + k + L, e1, simd::Full{});
+      acc += simd::widen_fold(e0 + e1);
+    }
+    simd::for_each<true, T>(k, n, [&](index_t i, auto lanes) {
+      const V e = simd::first(exp_nonpositive(simd::load(z + i, lanes) - m), lanes);
+      simd::store(dst + i, e, lanes);
+      acc += simd::widen_fold(e);
+    });
+    double sum = 0;
+    for (index_t j = 0; j < simd::kLanes<double>; ++j) sum += acc[j];
+    return sum;
+  } else {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (index_t k = 0; k < n; ++k) {
+      const T e = exp_nonpositive(z[k] - m);
+      dst[k] = e;
+      sum += double(e);
+    }
+    return sum;
+  }
+}
+
 }  // namespace vm
 }  // namespace NNK_ISA
 }  // namespace nnk
