@@ -548,6 +548,64 @@ def fmt(v) -> str:
     return str(v)
 
 
+ROW_KEY = ("family", "op", "shape", "dtype", "threads")
+
+
+def _combine_stats(stats: list[dict]) -> dict:
+    """One case (or the copy) over several runs: the median of each statistic over the runs
+    that timed it, min and max over all of them, samples summed; the first gate other than ok,
+    if any."""
+    out = dict(stats[0])
+    gates = [s["gate"] for s in stats if "gate" in s]
+    if gates:
+        out["gate"] = next((g for g in gates if g != "ok"), "ok")
+    numeric = {k for s in stats for k, v in s.items() if isinstance(v, (int, float))}
+    fold = {"min": min, "max": max, "samples": sum}
+    for stat in numeric:
+        values = [s[stat] for s in stats if isinstance(s.get(stat), (int, float))]
+        out[stat] = fold[stat](values) if stat in fold else float(np.median(values))
+    return out
+
+
+def combine_runs(docs: list[dict]) -> dict:
+    """Several results documents of the same suite as one: each row's statistics are medians
+    over the runs, so one noisy run cannot decide a row (a shared machine's bursts come and go
+    within minutes). Rows keep the first document's order; `runs` counts a row's runs, and the
+    environment lists each run's date, load and wall time."""
+    order: dict[tuple, list[dict]] = {}
+    for doc in docs:
+        for row in doc["rows"]:
+            order.setdefault(tuple(row[k] for k in ROW_KEY), []).append(row)
+    rows = []
+    for runs in order.values():
+        row = dict(runs[0])
+        names = dict.fromkeys(n for r in runs for n in r["cases"])
+        row["cases"] = {
+            n: _combine_stats([r["cases"][n] for r in runs if n in r["cases"]]) for n in names
+        }
+        copies = [r["copy"] for r in runs if r.get("copy")]
+        row["copy"] = _combine_stats(copies) if copies else runs[0].get("copy")
+        loads = [r["other_load"] for r in runs if r.get("other_load") is not None]
+        row["other_load"] = max(loads) if loads else None
+        row["runs"] = len(runs)
+        rows.append(row)
+    envs = [d["environment"] for d in docs]
+    env = dict(envs[0])
+    env["runs"] = [
+        {k: e.get(k) for k in ("date", "loadavg", "loadavg_end", "wall_seconds", "argv")}
+        for e in envs
+    ]
+    env["wall_seconds"] = round(sum(e.get("wall_seconds") or 0 for e in envs), 1)
+    env["loadavg_end"] = envs[-1].get("loadavg_end")
+    families: dict[str, str] = {}
+    for d in docs:
+        for name, status in d["families"].items():
+            if families.get(name) != "ran":
+                families[name] = status
+    notes = list(dict.fromkeys(n for d in docs for n in d["notes"]))
+    return {"environment": env, "families": families, "notes": notes, "rows": rows}
+
+
 def write_results(
     name: str, rows: list[dict], env: dict, markdown: str, out: Path = RESULTS, **extra
 ) -> tuple[Path, Path]:

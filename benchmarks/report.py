@@ -179,6 +179,7 @@ def markdown(rows: list[dict], env: dict, status: dict[str, str], notes: list[st
         + f"; load average {env['loadavg']} at start, {env.get('loadavg_end')} at the end; "
         f"{env.get('wall_seconds')} s. Command: `{' '.join(env['argv'])}`.",
         "",
+        *runs_note(env),
         "`×peer` = peer time / nnkernels time, medians, against the peer's fastest variant "
         "(> 1: nnkernels faster); † the peer's result is only within the loose tolerance of the "
         "correctness gate; FAIL: beyond it, so not timed (listed at the end). `IQR %` = "
@@ -202,6 +203,23 @@ def markdown(rows: list[dict], env: dict, status: dict[str, str], notes: list[st
     out += ["", "## Correctness-gate results other than ok", ""]
     out += [f"- {f}" for f in gate_failures(rows)] or ["None."]
     return "\n".join(out) + "\n"
+
+
+def runs_note(env: dict) -> list[str]:
+    """For a page made from several runs: what its numbers are, and each run's context."""
+    runs = env.get("runs")
+    if not runs:
+        return []
+    each = "; ".join(
+        f"{r['date']}, load {r['loadavg']} to {r['loadavg_end']}, {r['wall_seconds']} s"
+        for r in runs
+    )
+    return [
+        f"Combined from {len(runs)} runs ({each}): every statistic of a row is the median over "
+        "the runs (min and max over all), so a burst of noise in one run does not decide a "
+        "row; the environment above is the first run's, the wall time the sum.",
+        "",
+    ]
 
 
 def family_table(block: list[dict]) -> str:

@@ -240,8 +240,10 @@ def parse_args(argv=None, single: str | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--from-json",
         type=Path,
+        nargs="+",
         metavar="FILE",
-        help="measure nothing: write the page and plots again from a results JSON",
+        help="measure nothing: write the page and plots again from a results JSON, or from "
+        "several runs as one (each row's statistics the median over the runs)",
     )
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per row as it ends")
@@ -274,7 +276,8 @@ def main(argv=None, family: ModuleType | None = None) -> int:
                     print(f"{f.name}/{s.op} {s.shape} {s.dtype}")
         return 0
     if a.from_json:
-        doc = json.loads(a.from_json.read_text())
+        docs = [json.loads(p.read_text()) for p in a.from_json]
+        doc = docs[0] if len(docs) == 1 else harness.combine_runs(docs)
         env, rows, status, notes = doc["environment"], doc["rows"], doc["families"], doc["notes"]
         host, wall = a.host or env["host"], env["wall_seconds"]
     else:

@@ -168,6 +168,37 @@ def test_filter_and_no_write(tmp_path, capsys):
     assert "1 rows in" in capsys.readouterr().out
 
 
+def test_several_runs_combine_into_medians(tmp_path):
+    """--from-json with several runs: every statistic is the median over the runs (min and max
+    over all, samples summed), a failed gate in any run stays failed, and the page says it is
+    combined."""
+    paths = []
+    for i in range(3):
+        run.main([*FAST, "--out", str(tmp_path), "--host", f"r{i}", "--no-plots"], tiny_family())
+        paths.append(tmp_path / f"r{i}.json")
+    docs = [json.loads(p.read_text()) for p in paths]
+
+    def sigmoid_row(doc):
+        return next(r for r in doc["rows"] if r["op"] == "sigmoid:forward")
+
+    for doc, t in zip(docs, (30.0, 10.0, 20.0)):  # known nnkernels times per run
+        sigmoid_row(doc)["cases"]["nnkernels"].update(median=t, min=t - 1, max=t + 1)
+    sigmoid_row(docs[2])["cases"]["numpy"]["gate"] = "FAIL: made up"
+    for doc, p in zip(docs, paths):
+        p.write_text(json.dumps(doc))
+    args = ["--from-json", *map(str, paths), "--out", str(tmp_path), "--host", "all", "--no-plots"]
+    run.main(args)
+    combined = json.loads((tmp_path / "all.json").read_text())
+    row, ours = sigmoid_row(combined), sigmoid_row(combined)["cases"]["nnkernels"]
+    assert row["runs"] == 3 and len(combined["rows"]) == 2
+    assert (ours["median"], ours["min"], ours["max"]) == (20.0, 9.0, 31.0)
+    assert ours["samples"] == sum(sigmoid_row(d)["cases"]["nnkernels"]["samples"] for d in docs)
+    assert row["cases"]["numpy"]["gate"] == "FAIL: made up"
+    runs = combined["environment"]["runs"]
+    assert [r["date"] for r in runs] == [d["environment"]["date"] for d in docs]
+    assert "Combined from 3 runs" in (tmp_path / "all.md").read_text()
+
+
 def test_a_family_that_cannot_import_is_not_available(tmp_path, monkeypatch):
     (tmp_path / "bench_needsnn.py").write_text("import nnkernels.no_such_module\n")
     (tmp_path / "bench_declines.py").write_text(
