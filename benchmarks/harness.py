@@ -553,12 +553,15 @@ ROW_KEY = ("family", "op", "shape", "dtype", "threads")
 
 def _combine_stats(stats: list[dict]) -> dict:
     """One case (or the copy) over several runs: the median of each statistic over the runs
-    that timed it, min and max over all of them, samples summed; the first gate other than ok,
-    if any."""
+    that timed it, min and max over all of them, samples summed. The gate is the worst of the
+    runs' (a FAIL, else an inexact result, else ok); a case that failed in any run is not timed."""
     out = dict(stats[0])
     gates = [s["gate"] for s in stats if "gate" in s]
     if gates:
-        out["gate"] = next((g for g in gates if g != "ok"), "ok")
+        fails = [g for g in gates if g.startswith("FAIL")]
+        out["gate"] = (fails or [g for g in gates if g != "ok"] or ["ok"])[0]
+        if fails:
+            return {"gate": out["gate"]}
     numeric = {k for s in stats for k, v in s.items() if isinstance(v, (int, float))}
     fold = {"min": min, "max": max, "samples": sum}
     for stat in numeric:
@@ -572,6 +575,9 @@ def combine_runs(docs: list[dict]) -> dict:
     over the runs, so one noisy run cannot decide a row (a shared machine's bursts come and go
     within minutes). Rows keep the first document's order; `runs` counts a row's runs, and the
     environment lists each run's date, load and wall time."""
+    for doc in docs:
+        if "runs" in doc["environment"]:
+            raise ValueError("a results file is already combined: pass the runs it came from")
     order: dict[tuple, list[dict]] = {}
     for doc in docs:
         for row in doc["rows"]:

@@ -183,6 +183,7 @@ def test_several_runs_combine_into_medians(tmp_path):
 
     for doc, t in zip(docs, (30.0, 10.0, 20.0)):  # known nnkernels times per run
         sigmoid_row(doc)["cases"]["nnkernels"].update(median=t, min=t - 1, max=t + 1)
+    sigmoid_row(docs[1])["cases"]["numpy"]["gate"] = "inexact: made up"
     sigmoid_row(docs[2])["cases"]["numpy"]["gate"] = "FAIL: made up"
     for doc, p in zip(docs, paths):
         p.write_text(json.dumps(doc))
@@ -193,10 +194,12 @@ def test_several_runs_combine_into_medians(tmp_path):
     assert row["runs"] == 3 and len(combined["rows"]) == 2
     assert (ours["median"], ours["min"], ours["max"]) == (20.0, 9.0, 31.0)
     assert ours["samples"] == sum(sigmoid_row(d)["cases"]["nnkernels"]["samples"] for d in docs)
-    assert row["cases"]["numpy"]["gate"] == "FAIL: made up"
+    assert row["cases"]["numpy"] == {"gate": "FAIL: made up"}  # the worst gate, not timed
     runs = combined["environment"]["runs"]
     assert [r["date"] for r in runs] == [d["environment"]["date"] for d in docs]
     assert "Combined from 3 runs" in (tmp_path / "all.md").read_text()
+    with pytest.raises(ValueError, match="already combined"):
+        harness.combine_runs([combined, docs[0]])
 
 
 def test_a_family_that_cannot_import_is_not_available(tmp_path, monkeypatch):

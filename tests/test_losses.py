@@ -325,6 +325,23 @@ def test_cross_entropy_class_counts(isa, dtype, rows, classes):
     _check("cross_entropy", {}, z, _dist(rows, classes), dtype, "sum")
 
 
+@pytest.mark.parametrize("classes", [32, 47])
+def test_cross_entropy_confident_float32_rows_keep_relative_accuracy(isa, classes):
+    """A confident, correct row has loss log(1 + tiny): float32's e^(z - m) are summed in
+    double, not added in float against the max's 1 first (each row's value is checked to 4 eps
+    relative). Few classes: with many, the double sum's own rounding (about n 1e-16) shows; the
+    README states that limit, and float64 rows meet it at any n. The true class's gradient
+    1/S - 1 cancels in either type."""
+    z = np.full((4, classes), -30.0)
+    z[:, 0] = 0.0
+    z[0, 16], z[1, 1], z[2, classes - 1], z[3, 5:9] = -17.0, -17.0, -16.0, -20.0
+    (z32,) = _cast(np.float32, z)
+    labels = np.zeros(4, np.int64)
+    ref, _ = reference("cross_entropy", z32, labels, {}, "none")
+    got = L.cross_entropy(z32, labels, reduction="none")
+    np.testing.assert_allclose(got, ref, rtol=RTOL32, atol=0)
+
+
 def test_cross_entropy_extremal_logits(isa, dtype):
     z = RNG.normal(0, 3, (8, 6))
     z[0, 2] = 1e4  # dominant class

@@ -1,4 +1,4 @@
-"""Generates the log polynomials of vecmath.hpp (Log1pUnitPoly, LogCoshPoly).
+"""Generates the log polynomials Log1pUnitPoly (vecmath.hpp) and LogCoshPoly (losses.hpp).
 
 Both are fitted by mpmath's chebyfit in 50-digit arithmetic, relative to the function, so that a
 float result is one multiply away from the polynomial:
@@ -7,10 +7,11 @@ float result is one multiply away from the polynomial:
 - log(cosh a) = u p(u), u = a^2, on a in [0, 1] (log-cosh near 0, where a - ln 2 + log1p(e^-2a)
   cancels): degree 7 in float, 14 in double.
 
-    python cpp/tools/fit_log.py   # prints the C++ arrays pasted into vecmath.hpp
+    python cpp/tools/fit_log.py   # prints the C++ arrays pasted into the headers
 """
 
 import mpmath as mp
+import numpy as np
 
 mp.mp.dps = 50
 
@@ -24,8 +25,15 @@ def log_cosh_over_u(u):
 
 
 def max_relative_error(g, coeffs, samples=4001):
-    """Of the polynomial against g on [0, 1]: the relative error of y q(y) and u p(u) alike."""
+    """Of the polynomial against g on [0, 1]: the relative error of y q(y) and u p(u) alike,
+    with the coefficients as the header stores them (exact arithmetic otherwise)."""
     return max(abs(mp.polyval(coeffs, x) / g(x) - 1) for x in mp.linspace(0, 1, samples))
+
+
+def rounded(coeffs, suffix):
+    """The coefficients rounded to float ("f") or double."""
+    to = np.float32 if suffix == "f" else np.float64
+    return [mp.mpf(float(to(float(c)))) for c in coeffs]
 
 
 if __name__ == "__main__":
@@ -35,6 +43,6 @@ if __name__ == "__main__":
     ):
         for degree, suffix in fits:
             c, _ = mp.chebyfit(g, [0, 1], degree + 1, error=True)
-            err = mp.nstr(max_relative_error(g, c), 3)
+            err = mp.nstr(max_relative_error(g, rounded(c, suffix)), 3)
             print(f"// {name}, degree {degree}: relative error {err}")
             print("{" + ", ".join(f"{mp.nstr(v, 17)}{suffix}" for v in c) + "}")

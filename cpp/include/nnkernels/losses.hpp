@@ -308,7 +308,8 @@ struct RowBase {
 // (1 - eps) w_y (lse - z_y) + eps/C sum_c w_c (lse - z_c); probability targets t:
 // sum_c w_c t'_c (lse - z_c) with t' = (1 - eps) t + eps/C. p.v[0] = label_smoothing eps.
 // Three sweeps over the row (max; exp and sums, storing e^(z - m) in g; scaling g), all
-// vectorized; everything relative to the row max m, so a single class gives exactly 0.
+// vectorized, and a fourth for probability targets or label smoothing (their weighted sums of
+// z - m); everything relative to the row max m, so a single class gives exactly 0.
 template <class T>
 struct CrossEntropy : RowBase<T> {
   using RowBase<T>::RowBase;
