@@ -246,9 +246,7 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    x = _f64(x)
-    z = x - np.max(x, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return _log_softmax_rows(_f64(x), axis)
 
 
 def softmax_backward(dy, y, axis=-1):
@@ -425,11 +423,16 @@ def loss_kl_div(x, t, log_target=False):
     return _xlogx(t) - t * x, -t
 
 
-def _log_softmax_rows(z):
-    m = np.max(z, axis=-1, keepdims=True)
+def _log_softmax_rows(z, axis=-1):
+    """z - m - log S, S = sum e^(z - m) >= 1, with log S = log1p(S - 1) and S - 1 summed from
+    the terms other than the 1s: a confident row's S - 1 is tiny, and adding it to 1 first
+    would leave it with an absolute error of about n 1e-16."""
+    m = np.max(z, axis=axis, keepdims=True)
     with np.errstate(invalid="ignore", over="ignore"):
-        s = np.sum(np.exp(z - m), axis=-1, keepdims=True)
-        return z - m - np.log(s)
+        e = np.exp(z - m)
+        ones = np.sum(e == 1, axis=axis, keepdims=True)
+        s1 = (ones - 1) + np.sum(np.where(e == 1, 0.0, e), axis=axis, keepdims=True)
+        return z - m - np.log1p(s1)
 
 
 def _onehot(labels, classes):

@@ -325,21 +325,26 @@ def test_cross_entropy_class_counts(isa, dtype, rows, classes):
     _check("cross_entropy", {}, z, _dist(rows, classes), dtype, "sum")
 
 
-@pytest.mark.parametrize("classes", [32, 47])
-def test_cross_entropy_confident_float32_rows_keep_relative_accuracy(isa, classes):
-    """A confident, correct row has loss log(1 + tiny): float32's e^(z - m) are summed in
-    double, not added in float against the max's 1 first (each row's value is checked to 4 eps
-    relative). Few classes: with many, the double sum's own rounding (about n 1e-16) shows; the
-    README states that limit, and float64 rows meet it at any n. The true class's gradient
-    1/S - 1 cancels in either type."""
-    z = np.full((4, classes), -30.0)
+# 10: the short-row block path; 47: a pair of vectors and a tail; 1000 and 50000: long sums.
+# Other logits at -30: S - 1 below the threshold of a second sum; -17 and -5: near it, above it.
+@pytest.mark.parametrize("classes", [10, 47, 1000, 50000])
+@pytest.mark.parametrize("background", [-30.0, -17.0, -5.0])
+def test_confident_rows_keep_relative_accuracy(isa, dtype, classes, background):
+    """A confident, correct row has loss log S = log1p(S - 1) with S - 1 tiny. Summed with the
+    row's 1, each small term rounds at 2^-53 of it (about n 1e-16 in all: a 1000-class float32
+    row of loss 8e-9 was 2.7e-6 relative off), so such rows sum again without their 1s
+    (vm::sum_minus_one). Checked per row, relative, for cross_entropy and log_softmax (its max
+    element is -log S), contiguous and strided; float32 terms are never added in float."""
+    z = np.full((4, classes), background)
     z[:, 0] = 0.0
-    z[0, 16], z[1, 1], z[2, classes - 1], z[3, 5:9] = -17.0, -17.0, -16.0, -20.0
-    (z32,) = _cast(np.float32, z)
+    z[0, classes // 2], z[1, 1], z[2, classes - 1], z[3, 3:9] = -17.0, -17.0, -16.0, -20.0
+    (z,) = _cast(dtype, z)
     labels = np.zeros(4, np.int64)
-    ref, _ = reference("cross_entropy", z32, labels, {}, "none")
-    got = L.cross_entropy(z32, labels, reduction="none")
-    np.testing.assert_allclose(got, ref, rtol=RTOL32, atol=0)
+    ref, _ = reference("cross_entropy", z, labels, {}, "none")
+    assert_close(L.cross_entropy(z, labels, reduction="none"), ref, dtype, "cross_entropy", 0.0)
+    assert_close(nk.log_softmax(z)[:, 0], R.log_softmax(z)[:, 0], dtype, "log_softmax", 0.0)
+    strided = np.asfortranarray(z).T  # the same rows along axis 0, as a strided reduction
+    assert_close(nk.log_softmax(strided, axis=0)[0], ref * -1, dtype, "log_softmax axis 0", 0.0)
 
 
 def test_cross_entropy_extremal_logits(isa, dtype):

@@ -143,19 +143,25 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
     T m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
     for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
+    // Contiguous rows: cross-entropy's sweep, log_softmax's into a scratch row (y may be x).
+    constexpr bool kContiguous = std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>;
+    T* e = kContiguous && Log ? thread_scratch<T>(n) : nullptr;
     double sum = 0;
-    if constexpr (!Log && std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>) {
-      sum = vm::exp_sum_store(xr, m, yr, n);  // contiguous rows: cross-entropy's sweep
+    if constexpr (kContiguous) {
+      sum = vm::exp_sum_store(xr, m, Log ? e : yr, n);
     } else {
 #pragma omp simd reduction(+ : sum)
       for (index_t k = 0; k < n; ++k) {
-        const T e = vm::exp_nonpositive(xr[k * st] - m);
-        if (!Log) yr[k * st] = e;
-        sum += double(e);
+        const T ek = vm::exp_nonpositive(xr[k * st] - m);
+        if (!Log) yr[k * st] = ek;
+        sum += double(ek);
       }
     }
     if (Log) {
-      const T lse = T(vm::log1p(sum - 1.0));
+      const double s1 = vm::sum_minus_one<T>(sum, n, [&](index_t k) {
+        return kContiguous ? e[k] : vm::exp_nonpositive(xr[k * st] - m);
+      });
+      const T lse = T(vm::log1p(s1));
 #pragma omp simd
       for (index_t k = 0; k < n; ++k) yr[k * st] = (xr[k * st] - m) - lse;
     } else {

@@ -289,10 +289,7 @@ T row_max(const T* x, index_t n) {
 // a second loop without the store may be vectorized differently (it is, in sanitizer builds).
 template <class T>
 T* row_store(T* g, index_t C) {
-  if (g) return g;
-  thread_local std::vector<T> scratch;
-  if (scratch.size() < static_cast<size_t>(C)) scratch.resize(static_cast<size_t>(C));
-  return scratch.data();
+  return g ? g : thread_scratch<T>(C);
 }
 
 template <class T>
@@ -318,19 +315,19 @@ struct CrossEntropy : RowBase<T> {
   }
 
   // Short rows (a few classes): vector loops within a row cost more than they save, so a
-  // whole block of rows gets its maxima, e^(z - m), sums S and log S first (the exps and the
+  // whole block of rows gets its maxima, e^(z - m), S - 1 and log S first (the exps and the
   // logs in vector sweeps over the block); then row_from() finishes each row with plain loops.
   static constexpr index_t kShortRow = 32;
   struct Block {
     std::vector<T> e, maxima;
-    std::vector<double> sums, logs;
+    std::vector<double> sums_minus_one, logs;
   };
   void exps(index_t r0, index_t r1, Block& b) const {
     const index_t C = this->C, rows = r1 - r0;
     const T* z = this->pred(r0);
     b.e.resize(static_cast<size_t>(rows * C));
     b.maxima.resize(static_cast<size_t>(rows));
-    b.sums.resize(static_cast<size_t>(rows));
+    b.sums_minus_one.resize(static_cast<size_t>(rows));
     b.logs.resize(static_cast<size_t>(rows));
     T* e = b.e.data();
     for (index_t r = 0; r < rows; ++r) {
@@ -341,23 +338,25 @@ struct CrossEntropy : RowBase<T> {
 #pragma omp simd
     for (index_t i = 0; i < rows * C; ++i) e[i] = vm::exp_nonpositive(e[i]);
     for (index_t r = 0; r < rows; ++r) {
+      const T* er = e + r * C;
       double S = 0;
-      for (index_t k = 0; k < C; ++k) S += double(e[r * C + k]);
-      b.sums[r] = S;
+      for (index_t k = 0; k < C; ++k) S += double(er[k]);
+      b.sums_minus_one[r] = vm::sum_minus_one<T, true>(S, C, [&](index_t k) { return er[k]; });
     }
-    const double* sums = b.sums.data();
+    const double* s1 = b.sums_minus_one.data();
     double* logs = b.logs.data();
 #pragma omp simd
-    for (index_t r = 0; r < rows; ++r) logs[r] = log(sums[r]);
+    for (index_t r = 0; r < rows; ++r) logs[r] = vm::log1p(s1[r]);
   }
   double row_from(index_t r, T* g, double gs, const Block& b, index_t i) const {
-    return run<true>(r, g, gs, b.maxima[i], b.e.data() + i * this->C, b.sums[i], b.logs[i]);
+    return run<true>(r, g, gs, b.maxima[i], b.e.data() + i * this->C, b.sums_minus_one[i],
+                     b.logs[i]);
   }
 
   // Long rows store e^(z - m) in g (the last sweep scales it) or in a scratch row. Short ones
-  // come with e^(z - m), S and log S from their block, and run plain loops.
+  // come with e^(z - m), S - 1 and log S from their block, and run plain loops.
   template <bool Short>
-  NNK_INLINE double run(index_t r, T* g, double gs, T m, const T* e = nullptr, double S = 0,
+  NNK_INLINE double run(index_t r, T* g, double gs, T m, const T* e = nullptr, double s1 = 0,
                         double logS = 0) const {
     const RowArgs<T>& a = this->a;
     const index_t C = this->C;
@@ -367,7 +366,7 @@ struct CrossEntropy : RowBase<T> {
     const T* t = a.labels ? nullptr : this->target(r);
     const std::int64_t y = t ? 0 : a.labels[r];
     const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
-    // S = sum e^(z - m); A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
+    // S = sum e^(z - m) = 1 + s1; A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
     double A = 0, B = 0;
     if (t) {
 #pragma omp simd if (!Short) reduction(+ : A, B)
@@ -391,12 +390,14 @@ struct CrossEntropy : RowBase<T> {
     }
     if (!Short) {  // after the loops above read z, which g may be
       T* dst = row_store(g, C);
-      S = vm::exp_sum_store(z, m, dst, C);
+      const double S = vm::exp_sum_store(z, m, dst, C);
+      s1 = vm::sum_minus_one<T>(S, C, [&](index_t k) { return dst[k]; });
       e = dst;
+      logS = vm::log1p(s1);
     }
-    const double value = A * (Short ? logS : log(S)) - B;
+    const double value = A * logS - B;
     if (g) {
-      const T cs = T(gs * A / S);
+      const T cs = T(gs * A / (1 + s1));
       if (t) {
 #pragma omp simd if (!Short)
         for (index_t k = 0; k < C; ++k)
