@@ -325,9 +325,10 @@ def test_cross_entropy_class_counts(isa, dtype, rows, classes):
     _check("cross_entropy", {}, z, _dist(rows, classes), dtype, "sum")
 
 
-# 10: the short-row block path; 47: a pair of vectors and a tail; 1000 and 50000: long sums.
-# Other logits at -30: S - 1 below the threshold of a second sum; -17 and -5: near it, above it.
-@pytest.mark.parametrize("classes", [10, 47, 1000, 50000])
+# 10: the short-row block path; 32: one pair of vectors; 47: a pair and a tail; 1000 and 50000:
+# long sums. Other logits at -30: S - 1 below the threshold of a second sum; -17 and -5: near it
+# or above it.
+@pytest.mark.parametrize("classes", [10, 32, 47, 1000, 50000])
 @pytest.mark.parametrize("background", [-30.0, -17.0, -5.0])
 def test_confident_rows_keep_relative_accuracy(isa, dtype, classes, background):
     """A confident, correct row has loss log S = log1p(S - 1) with S - 1 tiny. Summed with the

@@ -143,12 +143,13 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
     T m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
     for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
-    // Contiguous rows: cross-entropy's sweep, log_softmax's into a scratch row (y may be x).
+    // Contiguous rows: cross-entropy's sweep, storing e^(z - m) in y (log_softmax overwrites
+    // them below), unless log_softmax runs in place.
     constexpr bool kContiguous = std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>;
-    T* e = kContiguous && Log ? thread_scratch<T>(n) : nullptr;
+    const bool stored = kContiguous && (!Log || yr != xr);
     double sum = 0;
-    if constexpr (kContiguous) {
-      sum = vm::exp_sum_store(xr, m, Log ? e : yr, n);
+    if (stored) {
+      sum = vm::exp_sum_store(xr, m, yr, n);
     } else {
 #pragma omp simd reduction(+ : sum)
       for (index_t k = 0; k < n; ++k) {
@@ -158,9 +159,8 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
       }
     }
     if (Log) {
-      const double s1 = vm::sum_minus_one<T>(sum, n, [&](index_t k) {
-        return kContiguous ? e[k] : vm::exp_nonpositive(xr[k * st] - m);
-      });
+      const double s1 = vm::sum_minus_one<T>(
+          sum, n, [&](index_t k) { return stored ? yr[k] : vm::exp_nonpositive(xr[k * st] - m); });
       const T lse = T(vm::log1p(s1));
 #pragma omp simd
       for (index_t k = 0; k < n; ++k) yr[k * st] = (xr[k * st] - m) - lse;

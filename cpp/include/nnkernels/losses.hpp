@@ -289,7 +289,10 @@ T row_max(const T* x, index_t n) {
 // a second loop without the store may be vectorized differently (it is, in sanitizer builds).
 template <class T>
 T* row_store(T* g, index_t C) {
-  return g ? g : thread_scratch<T>(C);
+  if (g) return g;
+  thread_local std::vector<T> scratch;
+  if (scratch.size() < static_cast<size_t>(C)) scratch.resize(static_cast<size_t>(C));
+  return scratch.data();
 }
 
 template <class T>

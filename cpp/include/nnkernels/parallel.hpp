@@ -53,13 +53,5 @@ Acc deterministic_sum(index_t n, index_t block, Acc zero, Body&& body) {
   return total;
 }
 
-// A per-thread buffer of at least n elements, kept for the thread's next call.
-template <class T>
-T* thread_scratch(index_t n) {
-  thread_local std::vector<T> scratch;
-  if (scratch.size() < static_cast<size_t>(n)) scratch.resize(static_cast<size_t>(n));
-  return scratch.data();
-}
-
 }  // namespace NNK_ISA
 }  // namespace nnk

@@ -492,15 +492,17 @@ NNK_INLINE double exp_sum_store(const T* z, T m, T* dst, index_t n) {
 // double; e(k) gives the row's e^(z - m) again. log S = log1p(S - 1) is the loss of a confident
 // row, S - 1 tiny, but a plain sum adds the row's 1 into an accumulator where every later term
 // rounds at 2^-53 absolute, up to n 2^-53 in all (a 1000-class float32 row of loss 8e-9 came
-// out 2.7e-6 relative off). Where that could exceed 2^-27 of S - 1 in float or 2^-43 in double,
-// the row is summed again without its terms equal to 1 (their count is what that sum lacks of
-// `sum`). Only those rows pay the second pass (20-40 % more for them): testing each term in the
-// sweep itself cost every row 17-27 % (cross_entropy (1024, 1000), 1 thread). Short: a row of a
-// few terms, summed in a plain loop.
+// out 2.7e-6 relative off). Where that could exceed 2^-27 of S - 1 in float, or in double the
+// n 2^-53 relative that any sum of n terms may carry (S - 1 < 1), the row is summed again
+// without its terms equal to 1 (their count is what that sum lacks of `sum`). Only those rows
+// pay the second pass (20-40 % more for them): testing each term in the sweep itself cost every
+// row 17-27 % (cross_entropy (1024, 1000), 1 thread). Short: a row of a few terms, summed in a
+// plain loop.
 template <class T, bool Short = false, class E>
 NNK_INLINE double sum_minus_one(double sum, index_t n, E&& e) {
   const double s1 = sum - 1;
-  if (!(s1 < double(n) * (sizeof(T) == 4 ? 0x1p-26 : 0x1p-10))) return s1;  // NaN: as it is
+  const double redo_below = sizeof(T) == 4 ? double(n) * 0x1p-26 : 1.0;
+  if (!(s1 < redo_below)) return s1;  // NaN: as it is
   double rest = 0;
 #pragma omp simd if (!Short) reduction(+ : rest)
   for (index_t k = 0; k < n; ++k) {

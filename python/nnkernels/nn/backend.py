@@ -123,7 +123,7 @@ class KernelBackend:
     def loss(self, kind: str, logits, target, grad):
         """(mean loss, gradient written into grad) of the fused output loss."""
         name = "binary_cross_entropy_with_logits" if kind == "binary_cross_entropy" else kind
-        return getattr(losses, name + "_value_and_grad")(logits, target, out=grad)
+        return losses._fused_output(name, logits, target, grad)
 
     def optimizer(self, name: str, params, **options):
         return OPTIMIZERS[name](params, **options)
