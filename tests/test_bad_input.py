@@ -184,10 +184,10 @@ case("gelu_backward-y", A.gelu_backward, x8, y=y8, exc=TypeError, match="cannot 
 case("silu_backward-y", A.silu_backward, x8, y=y8, exc=TypeError, match="not monotone")
 case("relu_backward-x-and-y", A.relu_backward, x8, x=x8, y=y8, exc=TypeError, match="exactly one")
 case("softplus-beta-0", A.softplus, x8, beta=0, exc=ValueError, match="beta must be > 0")
-case("softplus-beta-nan", A.softplus_grad, x8, beta=np.nan, exc=ValueError, match="beta must be")
+case("softplus-beta-nan", A.softplus_grad, x8, beta=np.nan, exc=ValueError, match="beta must not")
 case("softplus-threshold-none", A.softplus, x8, threshold=None, exc=TypeError, match="threshold")
 case("celu-alpha-0", A.celu, x8, alpha=0.0, exc=ValueError, match="alpha must be nonzero")
-case("celu-alpha-nan", A.celu_grad, x8, alpha=np.nan, exc=ValueError, match="alpha must be")
+case("celu-alpha-nan", A.celu_grad, x8, alpha=np.nan, exc=ValueError, match="alpha must not")
 case("elu-alpha-list", A.elu, x8, alpha=[1.0], exc=TypeError, match="alpha must be a real")
 case(
     "elu_backward-y-alpha-neg",
@@ -209,6 +209,13 @@ case(
     match="threshold must be a real",
 )
 case("sigmoid-unknown-kw", A.sigmoid, x8, alpha=1.0, exc=TypeError, match="alpha")
+# A NaN parameter would only make NaN outputs: refused, as are bools.
+case("elu-alpha-nan", A.elu, x8, alpha=np.nan, exc=ValueError, match="alpha must not be NaN")
+case("swish-beta-nan", A.swish, x8, beta=float("nan"), exc=ValueError, match="beta must not")
+case("leaky_relu-nan", A.leaky_relu_grad, x8, np.nan, exc=ValueError, match="negative_slope")
+case("binary_step-nan", A.binary_step, x8, threshold=np.nan, exc=ValueError, match="threshold")
+case("hardtanh-max-nan", A.hardtanh, x8, max_val=np.nan, exc=ValueError, match="max_val")
+case("elu-alpha-bool", A.elu, x8, alpha=True, exc=TypeError, match="alpha must be a real")
 
 # ---- activations with parameters arrays, and the non-elementwise ones --------------------
 x234 = arr(2, 3, 4, seed=5)
@@ -714,6 +721,15 @@ case(
     pos_weight=True,
     exc=TypeError,
     match="pos_weight must be a real number",
+)
+case(
+    "bce_with_logits-pos-weight-nan",
+    L.binary_cross_entropy_with_logits,
+    x8,
+    y8,
+    pos_weight=np.nan,
+    exc=ValueError,
+    match="pos_weight must not be NaN",
 )
 case(
     "kl_div-reduction",

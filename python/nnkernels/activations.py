@@ -15,6 +15,7 @@ described; the math is in ``cpp/include/nnkernels/activations.hpp``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -52,12 +53,17 @@ class Spec:
 
 
 def _number(name: str, value) -> float:
-    if isinstance(value, (str, bytes)):
+    """A parameter as a float: TypeError for anything but a real number (bools included),
+    ValueError for NaN, which would only turn outputs into NaN."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
-        return float(value)
+        v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if math.isnan(v):
+        raise ValueError(f"{name} must not be NaN")
+    return v
 
 
 def _hardtanh(min_val, max_val):
@@ -79,7 +85,7 @@ def _positive(fn: str, pname: str, kernel: str):
 
 def _celu(alpha):
     a = _number("alpha", alpha)
-    if a == 0 or a != a:
+    if a == 0:
         raise ValueError(f"celu: alpha must be nonzero, got {a}")
     return ("elu" if a == 1 else "celu"), a, 0.0, 0.0  # celu(alpha=1) is elu(alpha=1)
 

@@ -19,6 +19,7 @@ math is in ``cpp/include/nnkernels/losses.hpp``.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -68,6 +69,8 @@ class LossSpec:
 def _number(fn: str, name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
+    if math.isnan(value):
+        raise ValueError(f"{fn}: {name} must not be NaN")
     return float(value)
 
 
