@@ -1,6 +1,6 @@
 """Thread safety: Python threads calling kernels at once on their own arrays get exactly the
-results of serial calls (the GIL is released around every kernel, so the calls really overlap,
-each with its own OpenMP team)."""
+results of serial calls (the GIL is released around every kernel of 16K elements or more, as
+these are, so the calls really overlap, each with its own OpenMP team)."""
 
 from __future__ import annotations
 

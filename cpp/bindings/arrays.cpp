@@ -33,19 +33,22 @@ static py::dtype numpy_dtype(DType dt) {
   return dt == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
 }
 
-py::array real_array(const Call& call, py::handle obj, const char* arg, DType& result) {
-  py::array a;
-  if (py::isinstance<py::array>(obj)) {
-    a = py::reinterpret_borrow<py::array>(obj);
-  } else {
-    if (obj.is_none())
-      call.type_error(std::string(arg) + " is None; expected an array of real numbers");
-    try {
-      a = Numpy::get().asarray(obj);
-    } catch (py::error_already_set& e) {
-      call.type_error(std::string(arg) + " cannot be converted to an array: " + e.what());
-    }
+// obj itself when it is an ndarray, else np.asarray(obj).
+static py::array as_array(const Call& call, py::handle obj, const char* arg) {
+  if (py::isinstance<py::array>(obj)) return py::reinterpret_borrow<py::array>(obj);
+  if (obj.is_none())
+    call.type_error(std::string(arg) + " is None; expected an array of real numbers");
+  try {
+    return Numpy::get().asarray(obj);
+  } catch (py::error_already_set& e) {
+    call.type_error(std::string(arg) + " cannot be converted to an array: " + e.what());
   }
+}
+
+py::array real_array(const Call& call, py::handle obj, const char* arg, DType& result) {
+  // Never a default-constructed py::array: pybind11 makes it an empty float64 NumPy array,
+  // about a fifth of a small call.
+  py::array a = as_array(call, obj, arg);
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();
   const ssize_t size = dt.itemsize();
@@ -130,10 +133,16 @@ py::array result_buffer(const py::array& like, const py::object& out) {
     if (same_layout(o, like)) return o;
   }
   // `like` is dense (C or F order): a fresh array with its strides has the same layout. Made
-  // through the C API: np.empty_like through Python costs more than a 4K-element kernel.
-  const std::vector<ssize_t> shape(like.shape(), like.shape() + like.ndim());
-  const std::vector<ssize_t> strides(like.strides(), like.strides() + like.ndim());
-  return py::array(like.dtype(), shape, strides);
+  // through NumPy's C API (as pybind11's py::array constructor does, without its copies of
+  // shape and strides): np.empty_like through Python costs more than a 4K-element kernel.
+  const auto& api = py::detail::npy_api::get();
+  auto* shape = const_cast<Py_intptr_t*>(reinterpret_cast<const Py_intptr_t*>(like.shape()));
+  auto* strides = const_cast<Py_intptr_t*>(reinterpret_cast<const Py_intptr_t*>(like.strides()));
+  PyObject* fresh =
+      api.PyArray_NewFromDescr_(api.PyArray_Type_, like.dtype().release().ptr(), int(like.ndim()),
+                                shape, strides, nullptr, 0, nullptr);
+  if (fresh == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::array>(fresh);
 }
 
 py::object finish(const py::array& result, const py::object& out, bool scalar_result) {

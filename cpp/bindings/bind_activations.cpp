@@ -34,7 +34,7 @@ py::object unary(int op, int mode, py::handle x, py::object out, double p0, doub
   on_table(dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const auto k = mode == kForward ? table.forward[op] : table.grad[op];
-    py::gil_scoped_release release;
+    const KernelGil gil(xin.size());
     k(data_of<T>(xin), data_of<T>(res), xin.size(), p);
   });
   return finish(res, out, xa.ndim() == 0);
@@ -46,16 +46,14 @@ struct Pair {
   DType dt = DType::f32;
 };
 Pair pair_of(const Call& call, py::handle a, const char* an, py::handle b, const char* bn) {
-  Pair p;
-  py::array aa = real_array(call, a, an, p.dt), ba = real_array(call, b, bn, p.dt);
+  DType dt = DType::f32;
+  py::array aa = real_array(call, a, an, dt), ba = real_array(call, b, bn, dt);
   bool same = aa.ndim() == ba.ndim();
   for (ssize_t i = 0; same && i < aa.ndim(); ++i) same = aa.shape(i) == ba.shape(i);
   if (!same)
     call.value_error(std::string(an) + " has shape " + shape_str(aa) + " but " + bn +
                      " has shape " + shape_str(ba));
-  p.a = aa;
-  p.b = ba;
-  return p;
+  return Pair{std::move(aa), std::move(ba), dt};
 }
 void densify(Pair& p) {
   p.a = dense_as(p.a, p.dt);
@@ -79,7 +77,7 @@ py::object backward(int op, bool from_output, py::handle dy, py::handle saved, p
   on_table(in.dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const auto k = from_output ? table.backward_from_output[op] : table.backward_from_input[op];
-    py::gil_scoped_release release;
+    const KernelGil gil(n);
     k(data_of<T>(in.a), data_of<T>(in.b), data_of<T>(res), n, p);
   });
   return finish(res, out, in.a.ndim() == 0);
@@ -135,7 +133,7 @@ py::object prelu(py::handle x, py::handle weight, py::object out, bool per_eleme
   py::array res = result_buffer(xin, out);
   on_table(dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
-    py::gil_scoped_release release;
+    const KernelGil gil(xin.size());
     table.prelu(data_of<T>(xin), data_of<T>(w), data_of<T>(res), s);
   });
   return finish(res, out, xa.ndim() == 0);
@@ -157,7 +155,7 @@ py::tuple prelu_backward(py::handle dy, py::handle x, py::handle weight, py::obj
   on_table(in.dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     T* dwp = need_dweight ? data_of<T>(py::reinterpret_borrow<py::array>(dw)) : nullptr;
-    py::gil_scoped_release release;
+    const KernelGil gil(xc.size());
     table.prelu_backward(data_of<T>(dyc), data_of<T>(xc), data_of<T>(w), data_of<T>(res), dwp, s);
   });
   return py::make_tuple(finish(res, out, in.a.ndim() == 0), dw);
@@ -176,7 +174,7 @@ py::object softmax(py::handle x, ssize_t axis, py::object out, bool log, py::han
   on_table(dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const auto k = log ? table.log_softmax : table.softmax;
-    py::gil_scoped_release release;
+    const KernelGil gil(xc.size());
     k(data_of<T>(xc), data_of<T>(res), s);
   });
   return finish(res, out, xa.ndim() == 0);
@@ -196,7 +194,7 @@ py::object softmax_backward(py::handle dy, py::handle y, ssize_t axis, py::objec
   on_table(in.dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const auto k = log ? table.log_softmax_backward : table.softmax_backward;
-    py::gil_scoped_release release;
+    const KernelGil gil(yc.size());
     k(data_of<T>(dyc), data_of<T>(yc), data_of<T>(res), s);
   });
   return finish(res, out, in.a.ndim() == 0);

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,19 +93,19 @@ void bias_act(int op, py::handle z, py::handle bias, py::handle pre, py::handle 
   const ssize_t rows = za.shape(0), cols = za.shape(1);
   py::array ba = strict(call, bias, "bias", dt, true, {cols});
   py::array oa = strict(call, out, "out", dt, true, {rows, cols});
-  py::array pa;
+  std::optional<py::array> pa;  // not a default py::array: that allocates a NumPy array
   const bool has_pre = !pre.is_none();
   if (has_pre) {
     pa = strict(call, pre, "pre", dt, true, {rows, cols});
-    check_output(call, pa, "pre", {&za}, {&za, &ba});
+    check_output(call, *pa, "pre", {&za}, {&za, &ba});
   }
-  check_output(call, oa, "out", {&za}, {&za, &ba, has_pre ? &pa : nullptr});
+  check_output(call, oa, "out", {&za}, {&za, &ba, has_pre ? &*pa : nullptr});
   const Params p{{p0, p1, p2}};
   on_dtype(dt, [&](auto tag) {
     using T = decltype(tag);
     const auto k = layer_table<T>().bias_act[op];
-    T* prep = has_pre ? data_of<T>(pa) : nullptr;
-    py::gil_scoped_release release;
+    T* prep = has_pre ? data_of<T>(*pa) : nullptr;
+    const KernelGil gil(rows * cols);
     k(data_of<T>(za), data_of<T>(ba), prep, data_of<T>(oa), rows, cols, p);
   });
 }
@@ -118,11 +119,11 @@ void bias_act_backward(int op, bool from_output, py::handle dy, py::handle saved
   const ssize_t rows = dya.shape(0), cols = dya.shape(1);
   py::array sa = strict(call, saved, from_output ? "y" : "x", dt, true, {rows, cols});
   py::array dza = strict(call, dz, "out", dt, true, {rows, cols});
-  py::array dba;
+  std::optional<py::array> dba;
   const bool has_db = !dbias.is_none();
   if (has_db) {
     dba = strict(call, dbias, "dbias", dt, true, {cols});
-    check_output(call, dba, "dbias", {}, {&dya, &sa, &dza});
+    check_output(call, *dba, "dbias", {}, {&dya, &sa, &dza});
   }
   check_output(call, dza, "out", {&dya, &sa}, {&dya, &sa});
   const Params p{{p0, p1, p2}};
@@ -134,8 +135,8 @@ void bias_act_backward(int op, bool from_output, py::handle dy, py::handle saved
     if (k == nullptr)
       call.type_error(std::string(kernels().info[op].name) +
                       "'s derivative is not a function of its output; pass x=");
-    T* dbp = has_db ? data_of<T>(dba) : nullptr;
-    py::gil_scoped_release release;
+    T* dbp = has_db ? data_of<T>(*dba) : nullptr;
+    const KernelGil gil(rows * cols);
     k(data_of<T>(dya), data_of<T>(sa), data_of<T>(dza), dbp, rows, cols, p);
   });
 }
@@ -157,7 +158,7 @@ void dropout(py::handle x, py::handle out, std::uint64_t seed, std::uint64_t thr
   on_dtype(dt, [&](auto tag) {
     using T = decltype(tag);
     const auto k = layer_table<T>().dropout;
-    py::gil_scoped_release release;
+    const KernelGil gil(xa.size());
     k(data_of<T>(xa), data_of<T>(oa), a);
   });
 }

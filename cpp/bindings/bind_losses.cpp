@@ -40,7 +40,7 @@ double pointwise(int op, py::array pred, py::array target, py::object weight, py
                          n,
                          scale,
                          Params{{p0, p1, p2}}};
-    py::gil_scoped_release release;
+    const KernelGil gil(n);
     return table.pointwise[op](a);
   };
   return is_f32(pred) ? go(float{}, kernels().loss_f32) : go(double{}, kernels().loss_f64);
@@ -68,7 +68,7 @@ double rowwise(int op, py::array pred, py::object target, py::object labels,
     if (a.labels == nullptr && a.target == nullptr)
       throw std::invalid_argument("internal: no target");
     if (a.class_weight == nullptr) throw std::invalid_argument("internal: no class weight");
-    py::gil_scoped_release release;
+    const KernelGil gil(n);
     return table.rowwise[op](a);
   };
   return is_f32(pred) ? go(float{}, kernels().loss_f32) : go(double{}, kernels().loss_f64);
