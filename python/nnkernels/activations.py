@@ -246,7 +246,7 @@ def _from_output_reason(spec: Spec, *params) -> str | None:
 _FORWARD = """
 def {name}{suffix}(x, {params_sig}*, out=None):
     {prepare}
-    return _unary(_OP[k], {mode}, x, out, p0, p1, p2, "{name}{suffix}")
+    return _unary(op, {mode}, x, out, p0, p1, p2, "{name}{suffix}")
 """
 _ONE_OF = "pass exactly one of x= (the input) or y= (the output)"
 _BACKWARD = """
@@ -255,11 +255,11 @@ def {name}_backward(dy, *, x=None, y=None, {params_kw}out=None):
     if y is None:
         if x is None:
             raise TypeError("{name}_backward: " + _ONE_OF)
-        return _backward(_OP[k], False, dy, x, out, p0, p1, p2, "{name}_backward")
+        return _backward(op, False, dy, x, out, p0, p1, p2, "{name}_backward")
     if x is not None:
         raise TypeError("{name}_backward: " + _ONE_OF)
     {check_y}
-    return _backward(_OP[k], True, dy, y, out, p0, p1, p2, "{name}_backward")
+    return _backward(op, True, dy, y, out, p0, p1, p2, "{name}_backward")
 """
 _CHECK_Y = """reason = _reason(_spec, {params_call})
     if reason:
@@ -301,10 +301,10 @@ def _make(spec: Spec) -> dict[str, Callable]:
     names = [p for p, _ in spec.params]
     params_sig = "".join(f"{p}={d!r}, " for p, d in spec.params)
     params_call = ", ".join(names)
-    if spec.prepare is None:
-        prepare = f'k, p0, p1, p2 = "{spec.kernel or spec.name}", 0.0, 0.0, 0.0'
+    if spec.prepare is None:  # the kernel's id as a constant: no lookup per call
+        prepare = f"op, p0, p1, p2 = {_OP_IDS[spec.kernel or spec.name]}, 0.0, 0.0, 0.0"
     else:
-        prepare = f"k, p0, p1, p2 = _prepare({params_call})"
+        prepare = f"k, p0, p1, p2 = _prepare({params_call})\n    op = _OP[k]"
     # Whether y= is allowed: decided once here unless it depends on the parameters.
     if spec.params and (spec.output_form is not None or spec.prepare is not None):
         check_y = _CHECK_Y.format(name=spec.name, params_call=params_call)
