@@ -216,6 +216,7 @@ case("leaky_relu-nan", A.leaky_relu_grad, x8, np.nan, exc=ValueError, match="neg
 case("binary_step-nan", A.binary_step, x8, threshold=np.nan, exc=ValueError, match="threshold")
 case("hardtanh-max-nan", A.hardtanh, x8, max_val=np.nan, exc=ValueError, match="max_val")
 case("elu-alpha-bool", A.elu, x8, alpha=True, exc=TypeError, match="alpha must be a real")
+case("elu-alpha-0d-bool", A.elu, x8, alpha=np.array(True), exc=TypeError, match="alpha must")
 
 # ---- activations with parameters arrays, and the non-elementwise ones --------------------
 x234 = arr(2, 3, 4, seed=5)

@@ -218,6 +218,35 @@ def test_save_load_identical_predictions(tmp_path):
     loaded.fit(X, y, epochs=1, verbose=0)  # trainable after load
 
 
+def test_labels_never_read_past_the_outputs(tmp_path):
+    """The trainer hands its encoded labels to the loss kernel without the public function's
+    checks: an archive whose classes disagree with the last layer is refused at load, and a
+    tampered classes_ raises IndexError instead of reading past a row."""
+    X, y = data(n=40)
+    m = nn.Sequential([nn.Dense(3)], rng=0)
+    m.fit(X, y, epochs=1, verbose=0)
+    m.save(tmp_path / "m.npz")
+    archive = dict(np.load(tmp_path / "m.npz"))
+    archive["classes"] = np.arange(6)
+    np.savez(tmp_path / "bad.npz", **archive)
+    with pytest.raises(ValueError, match="3 outputs but y has 6 classes"):
+        nn.load(tmp_path / "bad.npz")
+    m.classes_ = np.arange(1000)
+    with pytest.raises(IndexError, match="target index 999 at row 0 is out of range for 3"):
+        m.evaluate(X, np.full(40, 999))
+
+
+def test_output_loss_target_of_the_wrong_shape_is_explained():
+    X, _ = data(n=30)
+    y2 = np.random.default_rng(1).standard_normal((30, 2))
+    m = nn.Sequential([nn.Dense(2)], loss="mse", rng=0)
+    m.fit(X, y2, epochs=1, verbose=0)
+    with pytest.raises(
+        ValueError, match=r"pred has shape \(30, 2\) but target has shape \(30, 1\)"
+    ):
+        m.evaluate(X, y2[:, 0])
+
+
 def test_early_stopping_restores_best_weights():
     X, y = data(n=80, seed=1)
     Xv, _ = data(n=40, seed=2)

@@ -168,9 +168,12 @@ py::object softmax(py::handle x, ssize_t axis, py::object out, bool log, py::han
   axis = normalize_axis(call, axis, xa.ndim());
   std::vector<ssize_t> shape(xa.shape(), xa.shape() + xa.ndim());
   if (!out.is_none()) checked_out(call, out, dt, shape, {&xa});
-  const py::array xc = Numpy::get().ascontiguousarray(dense_as(xa, dt));
+  py::array xc = Numpy::get().ascontiguousarray(dense_as(xa, dt));
   const ChannelShape s = around_axis(xc, axis);
   py::array res = result_buffer(xc, out);
+  // log_softmax in place reads x after the sweep that stores e^(x - max) into y: it runs on a
+  // copy of x, so its bits are those of the out-of-place call.
+  if (log && res.ptr() == xc.ptr()) xc = xc.attr("copy")();
   on_table(dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const auto k = log ? table.log_softmax : table.softmax;

@@ -26,6 +26,19 @@ T* operand(py::handle obj, const char* what, index_t n) {
   return data_of<T>(a);
 }
 
+// Python checks the labels with a message naming the function; this keeps every kernel read
+// within its row for callers that skip those checks (nnkernels.nn's trainer, whose labels come
+// from its own encoding).
+void check_labels(const std::int64_t* labels, index_t rows, index_t classes, double ignore_index) {
+  if (labels == nullptr) return;
+  const auto ignore = static_cast<std::int64_t>(ignore_index);
+  for (index_t r = 0; r < rows; ++r)
+    if ((labels[r] < 0 || labels[r] >= classes) && labels[r] != ignore)
+      throw py::index_error("target index " + std::to_string(labels[r]) + " at row " +
+                            std::to_string(r) + " is out of range for " + std::to_string(classes) +
+                            " classes");
+}
+
 double pointwise(int op, py::array pred, py::array target, py::object weight, py::object grad,
                  py::object values, double scale, double p0, double p1, double p2) {
   if (op < 0 || op >= int(PointLoss::count)) throw std::invalid_argument("internal: loss op");
@@ -67,6 +80,7 @@ double rowwise(int op, py::array pred, py::object target, py::object labels,
                        Params{{p0, p1, p2}}};
     if (a.labels == nullptr && a.target == nullptr)
       throw std::invalid_argument("internal: no target");
+    check_labels(a.labels, rows, classes, p2);
     if (a.class_weight == nullptr) throw std::invalid_argument("internal: no class weight");
     const KernelGil gil(n);
     return table.rowwise[op](a);

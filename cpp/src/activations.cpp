@@ -144,7 +144,7 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
 #pragma omp simd reduction(max : m)
     for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
     // Contiguous rows: cross-entropy's sweep, storing e^(z - m) in y (log_softmax overwrites
-    // them below), unless log_softmax runs in place.
+    // them below), unless log_softmax runs in place (the binding gives it a copy of x).
     constexpr bool kContiguous = std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>;
     const bool stored = kContiguous && (!Log || yr != xr);
     double sum = 0;

@@ -55,7 +55,8 @@ class Spec:
 def _number(name: str, value) -> float:
     """A parameter as a float: TypeError for anything but a real number (bools included),
     ValueError for NaN, which would only turn outputs into NaN."""
-    if isinstance(value, (str, bytes, bool, np.bool_)):
+    boolean = isinstance(value, np.ndarray) and value.dtype.kind == "b"
+    if boolean or isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         v = float(value)

@@ -840,5 +840,7 @@ def _from_archive(data) -> Sequential:
     )
     model.classes_ = data["classes"] if "classes" in data else None
     model.build(int(config["n_features_in"]))
+    if model.loss == "cross_entropy" and model.classes_ is not None:
+        model._check_width(model.classes_, None, model.n_features_in_)
     model.set_weights([data[f"param_{i}"] for i in range(len(model.params))])
     return model
