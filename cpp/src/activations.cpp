@@ -144,11 +144,10 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
 #pragma omp simd reduction(max : m)
     for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
     // Contiguous rows: cross-entropy's sweep, storing e^(z - m) in y (log_softmax overwrites
-    // them below), unless log_softmax runs in place (the binding gives it a copy of x).
+    // them below, so y must not be x: the binding runs in-place log_softmax on a copy of x).
     constexpr bool kContiguous = std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>;
-    const bool stored = kContiguous && (!Log || yr != xr);
     double sum = 0;
-    if (stored) {
+    if constexpr (kContiguous) {
       sum = vm::exp_sum_store(xr, m, yr, n);
     } else {
 #pragma omp simd reduction(+ : sum)
@@ -159,8 +158,9 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
       }
     }
     if (Log) {
-      const double s1 = vm::sum_minus_one<T>(
-          sum, n, [&](index_t k) { return stored ? yr[k] : vm::exp_nonpositive(xr[k * st] - m); });
+      const double s1 = vm::sum_minus_one<T>(sum, n, [&](index_t k) {
+        return kContiguous ? yr[k] : vm::exp_nonpositive(xr[k * st] - m);
+      });
       const T lse = T(vm::log1p(s1));
 #pragma omp simd
       for (index_t k = 0; k < n; ++k) yr[k * st] = (xr[k * st] - m) - lse;
