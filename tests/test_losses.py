@@ -433,6 +433,30 @@ def test_out_in_place_and_strided(isa, dtype):
     np.testing.assert_array_equal(x, ref)
 
 
+@pytest.mark.parametrize("classes", [5, 33, 300])
+def test_cross_entropy_in_place_every_option(isa, dtype, classes):
+    """out=pred: the row sums that read z (A, B, z_y) must come before e^(z - m) overwrites it,
+    for short rows (block buffer) and long ones (stored in the gradient), with ignored rows,
+    class weights, label smoothing and probability targets; values and gradients equal the
+    out-of-place call's bits."""
+    w = RNG.uniform(0.5, 2, classes)
+    z, y = _ce_labels(11, classes)
+    _, t = _ce_probs(11, classes)
+    z = z.astype(dtype)
+    for target, kw in [
+        (y, {}),
+        (y, {"weight": w, "label_smoothing": 0.2}),
+        (t.astype(dtype), {"weight": w, "label_smoothing": 0.1}),
+    ]:
+        ref_loss, ref_grad = L.cross_entropy_value_and_grad(z, target, **kw)
+        q = z.copy()
+        loss, grad = L.cross_entropy_value_and_grad(q, target, out=q, **kw)
+        assert grad is q
+        assert loss == ref_loss
+        np.testing.assert_array_equal(q, ref_grad)
+        assert L.cross_entropy(z, target, **kw) == ref_loss  # value only: a scratch row
+
+
 def test_dtype_rules():
     p = np.arange(6)
     t = np.ones(6, np.float32)

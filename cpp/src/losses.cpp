@@ -50,10 +50,11 @@ double pointwise_kernel(const PointArgs<T>& a) {
   return deterministic_sum(a.n, kBlock, 0.0, [&](index_t b, index_t e) { return block(a, b, e); });
 }
 
+// Losses that prepare a block of rows at once (exps(), then row_from() per row).
 template <class L, class = void>
-struct HasShortRows : std::false_type {};
+struct HasBlocks : std::false_type {};
 template <class L>
-struct HasShortRows<L, std::void_t<decltype(L::kShortRow)>> : std::true_type {};
+struct HasBlocks<L, std::void_t<typename L::Block>> : std::true_type {};
 
 // Rows in blocks of about 16K elements; label rows equal to ignore_index (p.v[2]) give 0.
 template <template <class> class L, class T>
@@ -80,16 +81,13 @@ double row_kernel(const RowArgs<T>& a) {
         acc += v;
       }
     };
-    if constexpr (HasShortRows<L<T>>::value) {
-      if (C < L<T>::kShortRow) {
-        typename L<T>::Block block;
-        loss.exps(r0, r1, block);
-        each_row(
-            [&](index_t r, T* g, double gs) { return loss.row_from(r, g, gs, block, r - r0); });
-        return acc;
-      }
+    if constexpr (HasBlocks<L<T>>::value) {
+      typename L<T>::Block block;
+      loss.exps(r0, r1, block);
+      each_row([&](index_t r, T* g, double gs) { return loss.row_from(r, g, gs, block, r - r0); });
+    } else {
+      each_row([&](index_t r, T* g, double gs) { return loss.row(r, g, gs); });
     }
-    each_row([&](index_t r, T* g, double gs) { return loss.row(r, g, gs); });
     return acc;
   });
 }

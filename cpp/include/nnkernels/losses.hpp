@@ -307,101 +307,128 @@ struct RowBase {
 // Cross-entropy from logits z (fused log-softmax), PyTorch's conventions. Label targets y:
 // (1 - eps) w_y (lse - z_y) + eps/C sum_c w_c (lse - z_c); probability targets t:
 // sum_c w_c t'_c (lse - z_c) with t' = (1 - eps) t + eps/C. p.v[0] = label_smoothing eps.
-// Three sweeps over the row (max; exp and sums, storing e^(z - m) in g; scaling g), all
-// vectorized, and a fourth for probability targets or label smoothing (their weighted sums of
-// z - m); everything relative to the row max m, so a single class gives exactly 0.
+// Everything is relative to the row max m, so a single class gives exactly 0. The value is
+// A log S - B with S = sum e^(z - m), A = sum w t', B = sum w t' (z - m).
+//
+// Rows come a block at a time (the kernel's block of ~16K elements): first every row's max,
+// A, B, e^(z - m) and S - 1; then log S = log1p(S - 1) for the whole block in one vector loop
+// (a row's own scalar log1p is a chain of dependent operations, ~50 cycles: (4096, 100) float32
+// ran 1.2x slower with it); then each row's value and gradient (finish). Long rows sweep
+// with vector loops (max; A and B; exp and sums, storing e^(z - m) in g or a scratch row),
+// in that order, as g may be z itself. Short rows (a few classes): vector loops within a row
+// cost more than they save, so the block's e^(z - m) go to a buffer, exponentiated in one
+// sweep over the block, and the rest runs plain loops.
 template <class T>
 struct CrossEntropy : RowBase<T> {
   using RowBase<T>::RowBase;
-  double row(index_t r, T* g, double gs) const {
-    return run<false>(r, g, gs, row_max(this->pred(r), this->C));
-  }
-
-  // Short rows (a few classes): vector loops within a row cost more than they save, so a
-  // whole block of rows gets its maxima, e^(z - m), S - 1 and log S first (the exps and the
-  // logs in vector sweeps over the block); then row_from() finishes each row with plain loops.
   static constexpr index_t kShortRow = 32;
   struct Block {
     std::vector<T> e, maxima;
-    std::vector<double> sums_minus_one, logs;
+    std::vector<double> sums_minus_one, logs, A, B;
   };
-  void exps(index_t r0, index_t r1, Block& b) const {
-    const index_t C = this->C, rows = r1 - r0;
-    const T* z = this->pred(r0);
-    b.e.resize(static_cast<size_t>(rows * C));
-    b.maxima.resize(static_cast<size_t>(rows));
-    b.sums_minus_one.resize(static_cast<size_t>(rows));
-    b.logs.resize(static_cast<size_t>(rows));
-    T* e = b.e.data();
-    for (index_t r = 0; r < rows; ++r) {
-      const T m = row_max<true>(z + r * C, C);
-      b.maxima[r] = m;
-      for (index_t k = 0; k < C; ++k) e[r * C + k] = z[r * C + k] - m;
-    }
-#pragma omp simd
-    for (index_t i = 0; i < rows * C; ++i) e[i] = vm::exp_nonpositive(e[i]);
-    for (index_t r = 0; r < rows; ++r) {
-      const T* er = e + r * C;
-      double S = 0;
-      for (index_t k = 0; k < C; ++k) S += double(er[k]);
-      b.sums_minus_one[r] = vm::sum_minus_one<T, true>(S, C, [&](index_t k) { return er[k]; });
-    }
-    const double* s1 = b.sums_minus_one.data();
-    double* logs = b.logs.data();
-#pragma omp simd
-    for (index_t r = 0; r < rows; ++r) logs[r] = vm::log1p(s1[r]);
-  }
-  double row_from(index_t r, T* g, double gs, const Block& b, index_t i) const {
-    return run<true>(r, g, gs, b.maxima[i], b.e.data() + i * this->C, b.sums_minus_one[i],
-                     b.logs[i]);
-  }
+  struct Weighted {
+    double A, B;
+  };
 
-  // Long rows store e^(z - m) in g (the last sweep scales it) or in a scratch row. Short ones
-  // come with e^(z - m), S - 1 and log S from their block, and run plain loops.
+  // The row sums A and B (they read z: before g, maybe z itself, is written).
   template <bool Short>
-  NNK_INLINE double run(index_t r, T* g, double gs, T m, const T* e = nullptr, double s1 = 0,
-                        double logS = 0) const {
+  NNK_INLINE Weighted weighted(index_t r, T m) const {
     const RowArgs<T>& a = this->a;
     const index_t C = this->C;
     const T* z = this->pred(r);
     const T* w = a.class_weight;
     const double eps = a.p.v[0], u = eps / double(C);
-    const T* t = a.labels ? nullptr : this->target(r);
-    const std::int64_t y = t ? 0 : a.labels[r];
-    const double zy = double(z[y]) - double(m);  // read before g (maybe z itself) is written
-    // S = sum e^(z - m) = 1 + s1; A = sum w t'; B = sum w t' (z - m); the value is A log S - B.
-    double A = 0, B = 0;
-    if (t) {
+    if (!a.labels) {
+      const T* t = this->target(r);
+      double A = 0, B = 0;
 #pragma omp simd if (!Short) reduction(+ : A, B)
       for (index_t k = 0; k < C; ++k) {
         const double wt = double(w[k]) * ((1 - eps) * double(t[k]) + u);
         A += wt;
         B += wt == 0 ? 0.0 : wt * double(z[k] - m);  // a 0-weight class at -inf adds 0
       }
-    } else {
-      double W = 0, WZ = 0;
-      if (eps > 0) {
+      return {A, B};
+    }
+    double W = 0, WZ = 0;
+    if (eps > 0) {
 #pragma omp simd if (!Short) reduction(+ : W, WZ)
-        for (index_t k = 0; k < C; ++k) {
-          W += double(w[k]);
-          WZ += double(w[k]) * double(z[k] - m);
-        }
+      for (index_t k = 0; k < C; ++k) {
+        W += double(w[k]);
+        WZ += double(w[k]) * double(z[k] - m);
       }
-      const double wy = double(w[y]);
-      A = (1 - eps) * wy + u * W;
-      B = (1 - eps) * wy * zy + u * WZ;
     }
-    if (!Short) {  // after the loops above read z, which g may be
-      T* dst = row_store(g, C);
-      const double S = vm::exp_sum_store(z, m, dst, C);
-      s1 = vm::sum_minus_one<T>(S, C, [&](index_t k) { return dst[k]; });
-      e = dst;
-      logS = vm::log1p(s1);
+    const std::int64_t y = a.labels[r];
+    const double wy = double(w[y]), zy = double(z[y]) - double(m);
+    return {(1 - eps) * wy + u * W, (1 - eps) * wy * zy + u * WZ};
+  }
+
+  // Everything but finish() for rows [r0, r1); rows whose label is ignore_index are skipped
+  // (the caller zeroes their gradient).
+  void exps(index_t r0, index_t r1, Block& b) const {
+    const index_t C = this->C, rows = r1 - r0;
+    const T* z = this->pred(r0);
+    const auto ignore = static_cast<std::int64_t>(this->a.p.v[2]);
+    b.maxima.resize(static_cast<size_t>(rows));
+    b.sums_minus_one.assign(static_cast<size_t>(rows), 0.0);
+    b.logs.resize(static_cast<size_t>(rows));
+    if (C < kShortRow) {
+      b.e.resize(static_cast<size_t>(rows * C));
+      T* e = b.e.data();
+      for (index_t r = 0; r < rows; ++r) {
+        const T m = row_max<true>(z + r * C, C);
+        b.maxima[r] = m;
+        for (index_t k = 0; k < C; ++k) e[r * C + k] = z[r * C + k] - m;
+      }
+#pragma omp simd
+      for (index_t i = 0; i < rows * C; ++i) e[i] = vm::exp_nonpositive(e[i]);
+      for (index_t r = 0; r < rows; ++r) {
+        const T* er = e + r * C;
+        double S = 0;
+        for (index_t k = 0; k < C; ++k) S += double(er[k]);
+        b.sums_minus_one[r] = vm::sum_minus_one<T, true>(S, C, [&](index_t k) { return er[k]; });
+      }
+    } else {
+      b.A.resize(static_cast<size_t>(rows));
+      b.B.resize(static_cast<size_t>(rows));
+      for (index_t r = 0; r < rows; ++r) {
+        if (this->a.labels && this->a.labels[r0 + r] == ignore) continue;
+        const T m = row_max(z + r * C, C);
+        const Weighted ab = weighted<false>(r0 + r, m);
+        b.maxima[r] = m;
+        b.A[r] = ab.A;
+        b.B[r] = ab.B;
+        T* dst = row_store(this->a.grad ? this->a.grad + (r0 + r) * C : nullptr, C);
+        const double S = vm::exp_sum_store(z + r * C, m, dst, C);
+        b.sums_minus_one[r] = vm::sum_minus_one<T>(S, C, [&](index_t k) { return dst[k]; });
+      }
     }
-    const double value = A * logS - B;
+    const double* s1 = b.sums_minus_one.data();
+    double* logs = b.logs.data();
+#pragma omp simd
+    for (index_t r = 0; r < rows; ++r) logs[r] = vm::log1p(s1[r]);
+  }
+
+  // Row r (the i-th of its block): the value, and the gradient into g when not null. Long rows
+  // find e^(z - m) in g already.
+  NNK_INLINE double row_from(index_t r, T* g, double gs, const Block& b, index_t i) const {
+    if (this->C < kShortRow)
+      return finish<true>(r, g, gs, weighted<true>(r, b.maxima[i]), b.e.data() + i * this->C,
+                          b.sums_minus_one[i], b.logs[i]);
+    return finish<false>(r, g, gs, {b.A[i], b.B[i]}, g, b.sums_minus_one[i], b.logs[i]);
+  }
+
+  template <bool Short>
+  NNK_INLINE double finish(index_t r, T* g, double gs, Weighted ab, const T* e, double s1,
+                           double logS) const {
+    const RowArgs<T>& a = this->a;
+    const index_t C = this->C;
+    const T* w = a.class_weight;
+    const double eps = a.p.v[0], u = eps / double(C);
+    const double value = ab.A * logS - ab.B;
     if (g) {
-      const T cs = T(gs * A / (1 + s1));
-      if (t) {
+      const T cs = T(gs * ab.A / (1 + s1));
+      if (!a.labels) {
+        const T* t = this->target(r);
 #pragma omp simd if (!Short)
         for (index_t k = 0; k < C; ++k)
           g[k] = cs * e[k] - T(gs * double(w[k]) * ((1 - eps) * double(t[k]) + u));
@@ -413,7 +440,10 @@ struct CrossEntropy : RowBase<T> {
 #pragma omp simd if (!Short)
         for (index_t k = 0; k < C; ++k) g[k] = cs * e[k];
       }
-      if (!t) g[y] -= T(gs * (1 - eps) * double(w[y]));
+      if (a.labels) {
+        const std::int64_t y = a.labels[r];
+        g[y] -= T(gs * (1 - eps) * double(w[y]));
+      }
     }
     return value;
   }
