@@ -154,8 +154,8 @@ template <class V>
 Vec<double> widen_fold(V v) = delete;
 #endif
 
-// y * 2^k for integral k, where one instruction does it (else kHasScalef<V> is false and
-// vecmath scales through the exponent bits).
+// AVX-512 instructions for the explicit vectors: vscalef, y * 2^k for integral k (elsewhere
+// kHasScalef<V> is false and vecmath scales through the exponent bits), and vmaxps / vminps.
 #if defined(__AVX512F__)
 template <class V>
 inline constexpr bool kHasScalef = kIsVector<V> && sizeof(V) == 64;
@@ -166,9 +166,22 @@ NNK_INLINE Vec<float> scalef(Vec<float> y, Vec<float> k) {
 NNK_INLINE Vec<double> scalef(Vec<double> y, Vec<double> k) {
   return _mm512_maskz_scalef_pd(__mmask8(0xFF), y, k);
 }
+// max(a, b) and min(a, b) lane by lane, b where either is NaN (the instructions' rule).
+template <class V>
+inline constexpr bool kHasMinMax = kIsVector<V> && sizeof(V) == 64;
+NNK_INLINE Vec<float> max_or_second(Vec<float> a, Vec<float> b) { return _mm512_max_ps(a, b); }
+NNK_INLINE Vec<double> max_or_second(Vec<double> a, Vec<double> b) { return _mm512_max_pd(a, b); }
+NNK_INLINE Vec<float> min_or_second(Vec<float> a, Vec<float> b) { return _mm512_min_ps(a, b); }
+NNK_INLINE Vec<double> min_or_second(Vec<double> a, Vec<double> b) { return _mm512_min_pd(a, b); }
 #else
 template <class V>
 inline constexpr bool kHasScalef = false;
+template <class V>
+inline constexpr bool kHasMinMax = false;
+template <class V>
+V max_or_second(V a, V b) = delete;
+template <class V>
+V min_or_second(V a, V b) = delete;
 template <class V>
 V scalef(V y, V k) = delete;
 #endif
