@@ -188,9 +188,17 @@ struct Reduced {
   Bits<V> k;
   // e^r - 1, accurate relative to itself near 0.
   NNK_INLINE V expm1_r() const { return r + r * r * q; }
-  // e^r. (Horner's rule to the end, 1 + r (1 + r q), saves an operation but costs accuracy:
-  // float64 softplus(beta=0.3) reached 5 ulp.)
-  NNK_INLINE V exp_r() const { return expm1_r() + Lane<V>(1); }
+  // e^r. Float: Horner's rule to the end, 1 + r (1 + r q), one operation fewer and more
+  // accurate (every float in [-104, 0]: 0.94 ulp at most, 0.47 % not correctly rounded, against
+  // 1.06 ulp and 0.81 % for 1 + expm1_r()). Double keeps the sum: the Horner form took float64
+  // softplus(beta=0.3) to 5 ulp.
+  NNK_INLINE V exp_r() const {
+    using T = Lane<V>;
+    if constexpr (sizeof(T) == 4)
+      return r * (r * q + T(1)) + T(1);
+    else
+      return expm1_r() + T(1);
+  }
 };
 template <class V, class Poly = ExpPoly<Lane<V>>>
 NNK_INLINE Reduced<V> reduce_exp(V x) {
