@@ -136,10 +136,14 @@ void for_each_row(ChannelShape s, index_t cost_per_row, Row&& row) {
 // A NaN anywhere in a row reaches every output through the sum, so the max may skip it.
 template <class T, class Stride>
 NNK_INLINE T row_max_skipping_nan(const T* xr, index_t n, Stride st) {
-  T m = -std::numeric_limits<T>::infinity();
+  if constexpr (std::is_same_v<Stride, std::integral_constant<index_t, 1>>) {
+    return vm::max_sweep<false>(xr, n);
+  } else {
+    T m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
-  for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
-  return m;
+    for (index_t k = 0; k < n; ++k) m = xr[k * st] > m ? xr[k * st] : m;
+    return m;
+  }
 }
 
 // log_softmax of contiguous rows (the common case), a block of rows at a time: each row's max

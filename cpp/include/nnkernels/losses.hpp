@@ -268,14 +268,13 @@ struct KlDiv {
 
 // ---- row-wise losses over (rows, classes) ----
 
-// The row maximum, NaN if the row holds one (counted apart so the max vectorizes). Short rows
-// (a few elements) run as plain loops: a vector loop's set-up and horizontal reduction cost
-// more than the row.
+// The row maximum, NaN if the row holds one. Short rows (a few elements) run as plain loops: a
+// vector loop's set-up and horizontal reduction cost more than the row.
 template <bool Short = false, class T>
 T row_max(const T* x, index_t n) {
+  if (!Short) return vm::max_sweep<true>(x, n);
   T m = -std::numeric_limits<T>::infinity();
   int nans = 0;
-#pragma omp simd if (!Short) reduction(max : m) reduction(+ : nans)
   for (index_t k = 0; k < n; ++k) {
     m = x[k] > m ? x[k] : m;
     nans += x[k] != x[k];

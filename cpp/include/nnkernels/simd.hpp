@@ -137,6 +137,18 @@ template <class V>
 NNK_INLINE V first(V v, Full) {
   return v;
 }
+// A tail's lanes, the others `fill` (-inf for a maximum).
+NNK_INLINE Vec<float> load_or(const float* p, index_t n, float fill) {
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), __mmask16((1u << n) - 1), p);
+}
+NNK_INLINE Vec<double> load_or(const double* p, index_t n, double fill) {
+  return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), __mmask8((1u << n) - 1), p);
+}
+// Whether any lane is NaN; the largest lane.
+NNK_INLINE bool any_nan(Vec<float> v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
+NNK_INLINE bool any_nan(Vec<double> v) { return _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0; }
+NNK_INLINE float reduce_max(Vec<float> v) { return _mm512_reduce_max_ps(v); }
+NNK_INLINE double reduce_max(Vec<double> v) { return _mm512_reduce_max_pd(v); }
 // The lanes of v in double, folded to one double vector (the low and the high half added).
 // Intrinsic halves: halves through memcpy make GCC store and reload the vector (a
 // store-forwarding stall, 20% slower).
@@ -150,6 +162,12 @@ NNK_INLINE Vec<double> widen_fold(Vec<double> v) { return v; }
 #else  // explicit vectors run on AVX-512 only: other levels need no tails
 template <class V, class N>
 V first(V v, N n) = delete;
+template <class T>
+Vec<T> load_or(const T* p, index_t n, T fill) = delete;
+template <class V>
+bool any_nan(V v) = delete;
+template <class V>
+Lane<V> reduce_max(V v) = delete;
 template <class V>
 Vec<double> widen_fold(V v) = delete;
 #endif

@@ -471,6 +471,45 @@ NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x) {
   return {x < 0 ? lower : keep_nan(x, 1.0 - lower), gauss * 0.39894228040143267794};
 }
 
+// The other sweep of softmax and cross-entropy: the maximum of a contiguous row, NaN skipped
+// (-inf for a row of NaN, or empty); NanIfAny: NaN if the row holds one. On AVX-512 explicit
+// vectors, two accumulators and a masked tail: the `omp simd` loop's peel, epilogue and
+// reduction cost a 33-class float32 row 12 ns, now 3 (100 classes: 13 -> 7 ns).
+template <bool NanIfAny, class T>
+NNK_INLINE T max_sweep(const T* x, index_t n) {
+  using V = simd::Vec<T>;
+  constexpr T kLow = -std::numeric_limits<T>::infinity();
+  if constexpr (simd::kHasMinMax<V>) {
+    constexpr index_t L = simd::kLanes<T>;
+    V m0 = kLow - V{}, m1 = m0;
+    bool nan = false;
+    index_t k = 0;
+    // max_or_second(v, m) is m where v is NaN: the NaN is skipped, and noted apart.
+    for (; k + 2 * L <= n; k += 2 * L) {
+      const V v0 = simd::load(x + k, simd::Full{}), v1 = simd::load(x + k + L, simd::Full{});
+      if (NanIfAny) nan |= simd::any_nan(v0) | simd::any_nan(v1);
+      m0 = simd::max_or_second(v0, m0);
+      m1 = simd::max_or_second(v1, m1);
+    }
+    for (; k < n; k += L) {
+      const V v = k + L <= n ? simd::load(x + k, simd::Full{}) : simd::load_or(x + k, n - k, kLow);
+      if (NanIfAny) nan |= simd::any_nan(v);
+      m0 = simd::max_or_second(v, m0);
+    }
+    return NanIfAny && nan ? std::numeric_limits<T>::quiet_NaN()
+                           : simd::reduce_max(simd::max_or_second(m0, m1));
+  } else {
+    T m = kLow;
+    int nans = 0;
+#pragma omp simd reduction(max : m) reduction(+ : nans)
+    for (index_t k = 0; k < n; ++k) {
+      m = x[k] > m ? x[k] : m;
+      if (NanIfAny) nans += x[k] != x[k];
+    }
+    return nans ? std::numeric_limits<T>::quiet_NaN() : m;
+  }
+}
+
 // The sweep of softmax and cross-entropy: dst[k] = e^(z[k] - m) for a row of n (m >= its
 // maximum), returning the sum in double. On AVX-512 explicit vectors, so exp scales with
 // vscalef, two at a time into two double accumulators (cross_entropy (1024, 1000): 1.12x the
