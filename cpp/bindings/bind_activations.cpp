@@ -172,8 +172,9 @@ py::object softmax(py::handle x, ssize_t axis, py::object out, bool log, py::han
   const ChannelShape s = around_axis(xc, axis);
   py::array res = result_buffer(xc, out);
   // log_softmax in place reads x after the sweep that stores e^(x - max) into y: it runs on a
-  // copy of x, so its bits are those of the out-of-place call.
-  if (log && res.ptr() == xc.ptr()) xc = xc.attr("copy")();
+  // copy of x, so its bits are those of the out-of-place call. Same memory, not the same object
+  // (out may be x[:] or x.view(); checked_out allows exactly x's memory or none of it).
+  if (log && res.data() == xc.data()) xc = xc.attr("copy")();
   on_table(dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const auto k = log ? table.log_softmax : table.softmax;

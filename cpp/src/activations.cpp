@@ -153,13 +153,16 @@ NNK_INLINE T row_max_skipping_nan(const T* xr, index_t n, Stride st) {
 // operations (~50 cycles): (4096, 100) float32 ran 1.3x slower with it, (4096, 33) 1.4x.
 template <class T>
 void log_softmax_rows(const T* x, T* y, index_t rows, index_t n) {
+  // Blocks of up to 32 rows and about 16K elements: the last sweep finds the block's x and y
+  // still in L2 (32 rows of 32000 classes did not: (256, 32000) ran 10-25 % slower).
   constexpr index_t kRows = 32;
   const index_t grain = std::max<index_t>(1, kGrainTranscendental / std::max<index_t>(1, n));
+  const index_t block = std::min(kRows, grain);
   parallel_for(rows, grain, [&](index_t b, index_t e) {
     T maxima[kRows];
     double logs[kRows];
-    for (index_t r0 = b; r0 < e; r0 += kRows) {
-      const index_t count = std::min(kRows, e - r0);
+    for (index_t r0 = b; r0 < e; r0 += block) {
+      const index_t count = std::min(block, e - r0);
       for (index_t i = 0; i < count; ++i) {
         const T* xr = x + (r0 + i) * n;
         T* yr = y + (r0 + i) * n;
@@ -215,7 +218,11 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
   });
 }
 
-// softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - e^y sum(dy).
+// softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - e^y sum(dy). Contiguous rows sum
+// with vm::sum_sweep and run the second loop on AVX-512 explicit vectors where the level has
+// them (a masked tail instead of the omp simd loop's peel and epilogue, and exp's vscalef):
+// float32, 1 thread, softmax backward (4096, 100) 153 -> 115 us, log_softmax backward
+// (4096, 100) 244 -> 152 us, (1024, 1000) 420 -> 296 us.
 template <bool Log, class T>
 void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
   const index_t n = s.channels;
@@ -225,15 +232,26 @@ void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
     const T* dyr = dy + base;
     const T* yr = y + base;
     T* dxr = dx + base;
-    double dot = 0;
+    if constexpr (std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>) {
+      const T d = T(vm::sum_sweep<!Log>(dyr, yr, n));
+      simd::for_each<simd::kHasScalef<simd::Vec<T>>, T>(0, n, [&](index_t k, auto lanes) {
+        const auto dyk = simd::load(dyr + k, lanes), yk = simd::load(yr + k, lanes);
+        if constexpr (Log)
+          simd::store(dxr + k, dyk - vm::exp(yk) * d, lanes);
+        else
+          simd::store(dxr + k, yk * (dyk - d), lanes);
+      });
+    } else {
+      double dot = 0;
 #pragma omp simd reduction(+ : dot)
-    for (index_t k = 0; k < n; ++k)
-      dot += Log ? double(dyr[k * st]) : double(dyr[k * st]) * double(yr[k * st]);
-    const T d = T(dot);
+      for (index_t k = 0; k < n; ++k)
+        dot += Log ? double(dyr[k * st]) : double(dyr[k * st]) * double(yr[k * st]);
+      const T d = T(dot);
 #pragma omp simd
-    for (index_t k = 0; k < n; ++k) {
-      const index_t j = k * st;
-      dxr[j] = Log ? dyr[j] - vm::exp(yr[j]) * d : yr[j] * (dyr[j] - d);
+      for (index_t k = 0; k < n; ++k) {
+        const index_t j = k * st;
+        dxr[j] = Log ? dyr[j] - vm::exp(yr[j]) * d : yr[j] * (dyr[j] - d);
+      }
     }
   });
 }

@@ -20,6 +20,13 @@ namespace nnk {
 namespace NNK_ISA {
 namespace vm {
 
+// Whether a * b + c compiles to one fused multiply-add at this level.
+#if defined(__FMA__)
+inline constexpr bool kFma = true;
+#else
+inline constexpr bool kFma = false;
+#endif
+
 template <class T>
 struct Traits;
 template <>
@@ -188,13 +195,14 @@ struct Reduced {
   Bits<V> k;
   // e^r - 1, accurate relative to itself near 0.
   NNK_INLINE V expm1_r() const { return r + r * r * q; }
-  // e^r. Float: Horner's rule to the end, 1 + r (1 + r q), one operation fewer and more
-  // accurate (every float in [-104, 0]: 0.94 ulp at most, 0.47 % not correctly rounded, against
-  // 1.06 ulp and 0.81 % for 1 + expm1_r()). Double keeps the sum: the Horner form took float64
+  // e^r. Float with FMA: Horner's rule to the end, 1 + r (1 + r q), one operation fewer and
+  // more accurate (every float in [-104, 0]: 0.94 ulp at most, 0.47 % not correctly rounded,
+  // against 1.06 ulp and 0.81 % for 1 + expm1_r()); without FMA its extra rounding of 1 + r q
+  // makes it worse (1.21 ulp). Double keeps the sum: the Horner form took float64
   // softplus(beta=0.3) to 5 ulp.
   NNK_INLINE V exp_r() const {
     using T = Lane<V>;
-    if constexpr (sizeof(T) == 4)
+    if constexpr (sizeof(T) == 4 && kFma)
       return r * (r * q + T(1)) + T(1);
     else
       return expm1_r() + T(1);
@@ -471,6 +479,46 @@ NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x) {
   return {x < 0 ? lower : keep_nan(x, 1.0 - lower), gauss * 0.39894228040143267794};
 }
 
+// The lanes of a vector of partial sums added as a tree (a fixed order: the same bits for any
+// thread count; three dependent additions instead of eight).
+template <class V>
+NNK_INLINE double lane_sum(V acc) {
+  return simd::reduce_add(acc);
+}
+
+// The sum over a contiguous row, in double, of a[k] b[k] (each product exact) or, Products
+// false, of a[k] (b unused): the sums of the softmax backward passes. On AVX-512 explicit
+// vectors with a masked tail.
+template <bool Products, class T>
+NNK_INLINE double sum_sweep(const T* a, const T* b, index_t n) {
+  using V = simd::Vec<T>;
+  if constexpr (simd::kHasMinMax<V>) {
+    simd::Vec<double> acc0{}, acc1{};
+    V errors{};
+    simd::for_each<true, T>(0, n, [&](index_t k, auto lanes) {
+      const V av = simd::load(a + k, lanes);
+      if constexpr (sizeof(T) == 8) {
+        acc0 += Products ? av * simd::load(b + k, lanes) : av;
+      } else if constexpr (Products) {
+        // p + e = a b exactly; the e (below 2^-24 p) summed in float are exact enough.
+        const V bv = simd::load(b + k, lanes), p = av * bv;
+        errors += simd::fma(av, bv, -p);
+        acc0 += simd::widen_fold(p);
+      } else {
+        const auto [alo, ahi] = simd::widen(av);
+        acc0 += alo;
+        acc1 += ahi;
+      }
+    });
+    return lane_sum(acc0 + acc1 + simd::widen_fold(errors));
+  } else {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (index_t k = 0; k < n; ++k) sum += Products ? double(a[k]) * double(b[k]) : double(a[k]);
+    return sum;
+  }
+}
+
 // The other sweep of softmax and cross-entropy: the maximum of a contiguous row, NaN skipped
 // (-inf for a row of NaN, or empty); NanIfAny: NaN if the row holds one. On AVX-512 explicit
 // vectors, two accumulators and a masked tail: the `omp simd` loop's peel, epilogue and
@@ -537,10 +585,7 @@ NNK_INLINE double exp_sum_store(const T* z, T m, T* dst, index_t n) {
       simd::store(dst + i, e, lanes);
       acc0 += simd::widen_fold(e);
     });
-    acc0 += acc1;
-    double sum = 0;
-    for (index_t j = 0; j < simd::kLanes<double>; ++j) sum += acc0[j];
-    return sum;
+    return lane_sum(acc0 + acc1);
   } else {
     double sum = 0;
 #pragma omp simd reduction(+ : sum)
