@@ -91,6 +91,18 @@ def test_parametrized_forward_and_grad_within_bound_on_a_dense_grid(isa, name, p
     check_forward_and_grad(isa, name, params, x, " on a dense grid")
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "bipolar_sigmoid", "tanh"])
+def test_sigmoid_family_grads_on_a_dense_grid_near_their_worst(isa, name):
+    """Every 61st float32 of [0.5, 3], both signs, and known worst cases: the grads
+    sigma(x) sigma(-x) once came out as the product of two rounded halves, 4.8 ulp at x =
+    -2.6447155 (sigmoid) and -0.9010653 (tanh), past their stated 4, between the sweep's samples
+    (a review's scan of 24M floats found them)."""
+    lo, hi = np.float32(0.5).view(np.int32), np.float32(3).view(np.int32)
+    pos = np.arange(lo, hi, 61, dtype=np.int32).view(np.float32)
+    x = np.concatenate([pos, -pos, np.float32([-2.6447155, -0.9010653, -2.071222, -2.068632])])
+    check_forward_and_grad(isa, name, {}, x, " on a dense grid of [0.5, 3]")
+
+
 @pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
 def test_backward_within_bound(isa, dtype, name, params, rng):
     """dy * f'(x) from x, and from y where allowed (else TypeError naming the reason)."""

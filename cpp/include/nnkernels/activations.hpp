@@ -114,8 +114,7 @@ struct Sigmoid : Transcendental {
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
-    const auto s = vm::sigmoid_pair(x);
-    return s.pos * s.neg;
+    return vm::sigmoid_slope(x);
   }
   NNK_INLINE T grad_from_output(T y) const { return y * (T(1) - y); }
 };
@@ -128,8 +127,7 @@ struct BipolarSigmoid : Transcendental {
   NNK_INLINE T forward(T x) const { return vm::tanh(T(0.5) * x); }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
-    const auto s = vm::sigmoid_pair(x);
-    return T(2) * s.pos * s.neg;
+    return T(2) * vm::sigmoid_slope(x);
   }
   NNK_INLINE T grad_from_output(T y) const { return T(0.5) * (T(1) - y) * (T(1) + y); }
 };
@@ -142,8 +140,7 @@ struct Tanh : Transcendental {
   NNK_INLINE T forward(T x) const { return vm::tanh(x); }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
-    const auto s = vm::sigmoid_pair(T(2) * x);
-    return T(4) * s.pos * s.neg;
+    return T(4) * vm::sigmoid_slope(T(2) * x);
   }
   NNK_INLINE T grad_from_output(T y) const { return (T(1) - y) * (T(1) + y); }
 };
