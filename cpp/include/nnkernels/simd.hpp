@@ -148,17 +148,13 @@ NNK_INLINE Vec<double> load_or(const double* p, index_t n, double fill) {
 NNK_INLINE bool any_nan(Vec<float> v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
 NNK_INLINE bool any_nan(Vec<double> v) { return _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0; }
 NNK_INLINE float reduce_max(Vec<float> v) { return _mm512_reduce_max_ps(v); }
+// The lanes added as a tree: a fixed order (the same bits for any thread count), three
+// dependent additions instead of eight.
 NNK_INLINE double reduce_add(Vec<double> v) { return _mm512_reduce_add_pd(v); }
 NNK_INLINE double reduce_max(Vec<double> v) { return _mm512_reduce_max_pd(v); }
 // The lanes of v in double, folded to one double vector (the low and the high half added).
 // Intrinsic halves: halves through memcpy make GCC store and reload the vector (a
 // store-forwarding stall, 20% slower).
-NNK_INLINE Vec<double> widen_fold(Vec<float> v) {
-  const __m512 x = v;
-  const __m256 lo = _mm512_castps512_ps256(x);
-  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
-  return _mm512_cvtps_pd(lo) + _mm512_cvtps_pd(hi);
-}
 NNK_INLINE Vec<double> widen_fold(Vec<double> v) { return v; }
 // a b + c, rounded once.
 NNK_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) {
@@ -167,11 +163,17 @@ NNK_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) {
 NNK_INLINE Vec<double> fma(Vec<double> a, Vec<double> b, Vec<double> c) {
   return _mm512_fmadd_pd(a, b, c);
 }
-// The low and high half of v in double.
+// The low and high half of v in double. Intrinsic halves: halves through memcpy make GCC store
+// and reload the vector (a store-forwarding stall, 20% slower).
 NNK_INLINE std::pair<Vec<double>, Vec<double>> widen(Vec<float> v) {
   const __m512 x = v;
   return {_mm512_cvtps_pd(_mm512_castps512_ps256(x)),
           _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))};
+}
+// The lanes of v in double, folded to one double vector (the low and the high half added).
+NNK_INLINE Vec<double> widen_fold(Vec<float> v) {
+  const auto [lo, hi] = widen(v);
+  return lo + hi;
 }
 #else  // explicit vectors run on AVX-512 only: other levels need no tails
 template <class V, class N>

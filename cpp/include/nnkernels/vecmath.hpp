@@ -395,15 +395,16 @@ NNK_INLINE V softplus(V x) {
 // corrections of exp's argument, and e^-1024 is 0 in both formats.
 template <class T>
 NNK_INLINE T two_prod_err(T a, T b, T p) {
-#if defined(__FMA__)
-  const T err = std::fma(a, b, -p);
-#else
-  constexpr T split = sizeof(T) == 4 ? T(4097) : T(134217729);  // 2^ceil(p/2) + 1
-  const T ca = split * a, cb = split * b;
-  const T ah = ca - (ca - a), al = a - ah;
-  const T bh = cb - (cb - b), bl = b - bh;
-  const T err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
-#endif
+  T err;
+  if constexpr (kFma) {
+    err = std::fma(a, b, -p);
+  } else {
+    constexpr T split = sizeof(T) == 4 ? T(4097) : T(134217729);  // 2^ceil(p/2) + 1
+    const T ca = split * a, cb = split * b;
+    const T ah = ca - (ca - a), al = a - ah;
+    const T bh = cb - (cb - b), bl = b - bh;
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+  }
   return std::fabs(p) < T(1024) ? err : T(0);
 }
 
@@ -499,8 +500,8 @@ NNK_INLINE NormalCdfPdf normal_cdf_pdf(double x) {
   return {x < 0 ? lower : keep_nan(x, 1.0 - lower), gauss * 0.39894228040143267794};
 }
 
-// The lanes of a vector of partial sums added as a tree (a fixed order: the same bits for any
-// thread count; three dependent additions instead of eight).
+// simd::reduce_add behind a template, so that the call in a discarded branch over double
+// vectors (not dependent on T) is not resolved on the levels without explicit vectors.
 template <class V>
 NNK_INLINE double lane_sum(V acc) {
   return simd::reduce_add(acc);
