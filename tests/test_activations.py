@@ -103,6 +103,30 @@ def test_sigmoid_family_grads_on_a_dense_grid_near_their_worst(isa, name):
     check_forward_and_grad(isa, name, {}, x, " on a dense grid of [0.5, 3]")
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_on_a_dense_grid_and_at_its_interval_edges(isa, approximate):
+    """Every 211th float32 of [0.25, 15], both signs; the edges a = i + 1/2 of the float
+    kernel's piecewise tail (the lookup index changes there) and their neighbours; and the worst
+    cases of an exhaustive scan of that kernel (3.25 ulp at x = -11.9896936)."""
+    lo, hi = np.float32(0.25).view(np.int32), np.float32(15).view(np.int32)
+    pos = np.arange(lo, hi, 211, dtype=np.int32).view(np.float32)
+    edges = np.arange(16, dtype=np.float32) + np.float32(0.5)
+    edges = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 16)])
+    known = np.float32([-11.9896936, -12.0461349, -12.4432344, -12.4985914, 0.324154347])
+    x = np.concatenate([pos, -pos, edges, -edges, known])
+    params = {"approximate": approximate}
+    check_forward_and_grad(isa, "gelu", params, x, " on a dense grid of [0.25, 15]")
+    # The forward's only zero is at 0: its tail (|gelu(x)| < 4 eps from x = -5 on, below the
+    # smallest normal float from -13) is held to the ulp bound alone, no absolute allowance.
+    ref, _ = reference_of("gelu", params)
+    ulp, _ = bound_of("gelu", params)
+    want = ref.f(x.astype(np.float64))
+    err = np.abs(nk.gelu(x, **params) - want) / np.spacing(np.abs(want).astype(np.float32))
+    assert err.max() <= ulp, (
+        f"gelu{params} forward [{isa}]: {err.max():.2f} ulp at x={x[err.argmax()]!r}"
+    )
+
+
 @pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
 def test_backward_within_bound(isa, dtype, name, params, rng):
     """dy * f'(x) from x, and from y where allowed (else TypeError naming the reason)."""

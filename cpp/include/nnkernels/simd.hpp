@@ -163,6 +163,11 @@ NNK_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) {
 NNK_INLINE Vec<double> fma(Vec<double> a, Vec<double> b, Vec<double> c) {
   return _mm512_fmadd_pd(a, b, c);
 }
+// table[i % 16] lane by lane (the low 4 bits of i): one vpermps, where a gather would load
+// each lane apart. The piecewise polynomials' coefficients (vm::gauss_tail).
+NNK_INLINE Vec<float> lookup16(const float (&table)[16], Vec<std::uint32_t> i) {
+  return _mm512_permutexvar_ps(__m512i(i), load(table, Full{}));
+}
 // The low and high half of v in double. Intrinsic halves: halves through memcpy make GCC store
 // and reload the vector (a store-forwarding stall, 20% slower).
 NNK_INLINE std::pair<Vec<double>, Vec<double>> widen(Vec<float> v) {
@@ -192,6 +197,8 @@ template <class V>
 std::pair<Vec<double>, Vec<double>> widen(V v) = delete;
 template <class V>
 V fma(V a, V b, V c) = delete;
+template <class I>
+Vec<float> lookup16(const float (&table)[16], I i) = delete;
 #endif
 
 // AVX-512 instructions for the explicit vectors: vscalef, y * 2^k for integral k (elsewhere
