@@ -1,5 +1,6 @@
 // Branch-free elementary functions for float and double, written to vectorize inside
-// `#pragma omp simd` loops: selects instead of branches, no libm calls, no lookup tables.
+// `#pragma omp simd` loops: selects instead of branches, no libm calls, no lookup tables but
+// one (gauss_tail: a 16-entry table per coefficient, one vpermps each, on AVX-512 vectors).
 // The exp family, sigmoid, tanh and log1p also take a simd::Vec (V is a scalar or a vector
 // of T): the same code, with AVX-512's vscalef where 2^k scales a result.
 // Included only by kernel sources, inside the per-ISA namespace.
