@@ -107,12 +107,17 @@ def test_sigmoid_family_grads_on_a_dense_grid_near_their_worst(isa, name):
 def test_gelu_on_a_dense_grid_and_at_its_interval_edges(isa, approximate):
     """Every 211th float32 of [0.25, 15], both signs; the edges a = i + 1/2 of the float
     kernel's piecewise tail (the lookup index changes there) and their neighbours; and the worst
-    cases of an exhaustive scan of that kernel (3.25 ulp at x = -11.9896936)."""
+    cases of exhaustive scans of the float kernels (gelu 3.01 ulp at x = -12.0461197, gelu(tanh)
+    2.80 at -2.74653506; its grad's hardest point -1.14121866, 9 ulp but inside the floor
+    before d + s was formed)."""
     lo, hi = np.float32(0.25).view(np.int32), np.float32(15).view(np.int32)
     pos = np.arange(lo, hi, 211, dtype=np.int32).view(np.float32)
     edges = np.arange(16, dtype=np.float32) + np.float32(0.5)
     edges = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 16)])
-    known = np.float32([-11.9896936, -12.0461349, -12.4432344, -12.4985914, 0.324154347])
+    known = np.float32(
+        [-11.9896936, -12.0461197, -12.4432344, -12.4985914, 0.324154347]
+        + [-2.74653506, -1.32812214, -1.14121866, -1.41577435, 0.712688327]
+    )
     x = np.concatenate([pos, -pos, edges, -edges, known])
     params = {"approximate": approximate}
     check_forward_and_grad(isa, "gelu", params, x, " on a dense grid of [0.25, 15]")

@@ -190,7 +190,8 @@ using ExpPolyFor =
     std::conditional_t<sizeof(Result) == 4 && sizeof(T) == 8, ExpPolyForFloat, ExpPoly<T>>;
 
 // x = k ln2 + r with |r| <= ln2/2 (Cody-Waite); k as a floating-point value (kf) and as a two's
-// complement integer. e^r = 1 + r + r^2 q.
+// complement integer. e^r = 1 + r + r^2 q. An argument may come as x + lo, lo below x's ulp
+// (a rounding error carried apart): lo joins r before q is evaluated at r.
 template <class V>
 struct Reduced {
   V r, q, kf;
@@ -210,14 +211,16 @@ struct Reduced {
       return expm1_r() + T(1);
   }
 };
-template <class V, class Poly = ExpPoly<Lane<V>>>
-NNK_INLINE Reduced<V> reduce_exp(V x) {
+struct NoLowPart {};
+template <class V, class Poly = ExpPoly<Lane<V>>, class Lo = NoLowPart>
+NNK_INLINE Reduced<V> reduce_exp(V x, Lo lo = {}) {
   using T = Lane<V>;
   using F = Traits<T>;
   const V shifted = x * T(1.4426950408889634) + F::kRoundShift;
   const V kf = shifted - F::kRoundShift;
   const Bits<V> k = to_bits(shifted) - to_bits(F::kRoundShift);
-  const V r = (x - kf * F::kLn2Hi) - kf * F::kLn2Lo;
+  V r = (x - kf * F::kLn2Hi) - kf * F::kLn2Lo;
+  if constexpr (!std::is_same_v<Lo, NoLowPart>) r += lo;
   return {r, horner(r, Poly::c), kf, k};
 }
 
@@ -275,6 +278,16 @@ NNK_INLINE V exp_nonpositive(V x) {
   x = at_least(x, F::kExpLo);
   const Reduced<V> red = reduce_exp<V, Poly>(x);
   return scale_reduced<V, F::kScaleOffset>(red.exp_r(), red);
+}
+
+// y e^x for x reduced to red, with x <= 0: y e^r by Horner's rule, y + y r (1 + r q), before
+// the scaling; one rounding fewer than y times exp's result, which counts in a product of float
+// factors (GELU), and no subnormal e^x in between.
+template <class V>
+NNK_INLINE V times_exp_nonpositive(V y, const Reduced<V>& red) {
+  using T = Lane<V>;
+  const V yr = y * red.r;
+  return scale_reduced<V, Traits<T>::kScaleOffset>(yr * (red.r * red.q + T(1)) + y, red);
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
@@ -536,18 +549,12 @@ alignas(64) constexpr float kGaussTailFloat[8][16] = {
 // The normal tail for float on AVX-512 vectors, all in float: Phi(-a) = P(a) e^{-a^2/2} for
 // a = |x|, x clamped to [-15, 15] (beyond, gelu is x or 0 in float), P from the table above (one
 // vpermps per coefficient instead of normal_cdf_pdf's division and double polynomial: GELU 3.2x
-// faster), e^{-a^2/2} kept as exp's reduction 2^k e^r with a^2's rounding error taken off r, so
-// that it is exact to first order.
+// faster), e^{-a^2/2} kept as exp's reduction 2^k e^r, a^2's rounding error joining r (exact to
+// first order).
 template <class V>
 struct GaussTail {
   V xc, p;           // x clamped to [-15, 15] (NaN kept); P(|xc|)
-  Reduced<V> gauss;  // e^{-a^2/2} = 2^k e^r
-  // y e^{-a^2/2}: y e^r as y + y r (1 + r q), then one vscalef; one rounding fewer than y times
-  // exp's result, which matters in a product of float factors.
-  NNK_INLINE V times_gauss(V y) const {
-    const V yr = y * gauss.r;
-    return simd::scalef(simd::fma(yr, simd::fma(gauss.r, gauss.q, V{} + 1.0f), y), gauss.kf);
-  }
+  Reduced<V> gauss;  // e^{-a^2/2} = 2^k e^r (times_exp_nonpositive)
 };
 template <class V>
 NNK_INLINE GaussTail<V> gauss_tail(V x) {
@@ -563,9 +570,7 @@ NNK_INLINE GaussTail<V> gauss_tail(V x) {
 #pragma GCC unroll kTerms
   for (size_t j = 1; j < kTerms; ++j) p = simd::fma(p, u, simd::lookup16(kGaussTailFloat[j], i));
   const V sq = a * a;
-  Reduced<V> gauss = reduce_exp(-0.5f * sq);
-  gauss.r -= 0.5f * simd::fma(a, a, -sq);  // e^{-lo/2} = 1 - lo/2 to first order
-  return {xc, p, gauss};
+  return {xc, p, reduce_exp(-0.5f * sq, -0.5f * simd::fma(a, a, -sq))};
 }
 
 // simd::reduce_add behind a template, so that the call in a discarded branch over double
