@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <string>
+
 #include "arrays.hpp"
 
 namespace nnk {
@@ -210,10 +212,23 @@ void bind_activations(py::module_& m) {
   py::dict ops;
   for (int i = 0; i < kActCount; ++i) {
     const ActInfo& a = kernels().info[i];
-    ops[a.name] = py::dict(py::arg("id") = i, py::arg("ulp") = a.ulp, py::arg("floor") = a.floor,
-                           py::arg("from_output") = a.from_output);
+    ops[a.name] = py::dict(py::arg("id") = i, py::arg("ulp") = a.ulp_any_level,
+                           py::arg("floor") = a.floor, py::arg("from_output") = a.from_output);
   }
   m.attr("ELEMENTWISE") = ops;
+  // The bounds of the level that runs now: GELU, gelu(tanh) and mish compute float in float on
+  // AVX-512 and in double elsewhere, tighter (ELEMENTWISE's ulp is the largest over the levels,
+  // the documented bound).
+  m.def(
+      "bound",
+      [](const std::string& name) {
+        for (int i = 0; i < kActCount; ++i) {
+          const ActInfo& a = kernels().info[i];
+          if (name == a.name) return std::make_pair(a.ulp, a.floor);
+        }
+        throw py::key_error(name);
+      },
+      py::arg("name"), "(ulp, floor) of an elementwise kernel at the active ISA level.");
   m.def("unary", &unary, "Elementwise forward (mode 0) or derivative (mode 1) of activation op.",
         py::arg("op"), py::arg("mode"), py::arg("x"), py::arg("out"), py::arg("p0"), py::arg("p1"),
         py::arg("p2"), py::arg("fn"));

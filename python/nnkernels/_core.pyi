@@ -20,6 +20,10 @@ def bias_act_backward(op: typing.SupportsInt | typing.SupportsIndex, from_output
     """
     out = dy * f'(saved); dbias (optional) = column sums of out, deterministic.
     """
+def bound(name: str) -> tuple[float, float]:
+    """
+    (ulp, floor) of an elementwise kernel at the active ISA level.
+    """
 def dropout(x: typing.Any, out: typing.Any, seed: typing.SupportsInt | typing.SupportsIndex, threshold: typing.SupportsInt | typing.SupportsIndex, group: typing.SupportsInt | typing.SupportsIndex, scale: typing.SupportsFloat | typing.SupportsIndex, shift: typing.SupportsFloat | typing.SupportsIndex, dropped: typing.SupportsFloat | typing.SupportsIndex, fn: typing.Any) -> None:
     """
     out = x * (kept ? scale : 0) + (kept ? shift : dropped), kept drawn per group of elements from (seed, group index).

@@ -45,6 +45,19 @@ struct Transcendental {
 // stay scalar, as do plain-arithmetic methods (simd::ScalarOrVec constrains the templates).
 using simd::ScalarOrVec;
 
+// Whether float computes in float on explicit vectors (AVX-512) in GELU, gelu(tanh) and mish,
+// whose other paths compute in double: their bounds differ (kUlp is per level, as is the whole
+// kernel table).
+template <class T>
+inline constexpr bool kFloatOnVectors =
+    std::is_same_v<T, float> && simd::kHasScalef<simd::Vec<float>>;
+// The float32 bound over every level: kUlp, or kUlpInFloat where a struct has that path.
+template <class A, class = void>
+inline constexpr double kUlpAnyLevel = A::kUlp;
+template <class A>
+inline constexpr double kUlpAnyLevel<A, std::void_t<decltype(A::kUlpInFloat)>> =
+    A::kUlpInFloat > A::kUlp ? A::kUlpInFloat : A::kUlp;
+
 // min(x, 0), NaN kept: the argument of an exp that only the x <= 0 branch uses.
 template <class V>
 NNK_INLINE V negative(V x) {
@@ -245,24 +258,25 @@ template <class T>
 struct Gelu : Transcendental {
   // Float on AVX-512: 3.01 ulp at most over every float (the forward; the grad 1.34 outside an
   // eighth of the floor). The double tail: 2.
-  static constexpr double kUlp = 3.5, kFloor = 4;
+  static constexpr double kUlpInFloat = 3.5;
+  static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
   explicit Gelu(const Params&) {}
   template <class V>
-  NNK_INLINE ScalarOrVec<V, T, std::is_same_v<T, float>> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {
     if constexpr (simd::kIsVector<V>) {
       const auto t = vm::gauss_tail(x);
-      const V w = vm::times_exp_nonpositive(t.xc * t.p, t.gauss);  // x Phi(-|x|)
+      const V w = vm::times_exp(t.xc * t.p, t.gauss);  // x Phi(-|x|)
       return x <= T(0) ? w : x - w;
     } else {
       return T(times_vanishing(double(x), vm::normal_cdf_pdf(x).cdf));
     }
   }
   template <class V>
-  NNK_INLINE ScalarOrVec<V, T, std::is_same_v<T, float>> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> grad(V x) const {
     if constexpr (simd::kIsVector<V>) {
       const auto t = vm::gauss_tail(x);
       const V d = t.xc * T(0.39894228040143267794);  // x phi(x) e^{x^2/2}
-      const V s = vm::times_exp_nonpositive(x < T(0) ? d + t.p : d - t.p, t.gauss);
+      const V s = vm::times_exp(x < T(0) ? d + t.p : d - t.p, t.gauss);
       return x < T(0) ? s : s + T(1);
     } else {
       const auto c = vm::normal_cdf_pdf(x);
@@ -278,17 +292,17 @@ struct Gelu : Transcendental {
 // double-float evaluation, ~2.2x faster than converting to double and back).
 template <class T>
 struct GeluTanh : Transcendental {
-  // Float on AVX-512: the forward 2.80 ulp at most over every float; the grad 4.5 ulp at most
-  // outside an eighth of its floor (f' = 0.244 at x = -0.332: five roundings of float factors),
-  // inside the 3 ulp + floor. The double evaluation: 2.
-  static constexpr double kUlp = 3, kFloor = 4;
+  // Float on AVX-512: the forward 2.80 ulp at most over every float; the grad 2.8 ulp outside
+  // an eighth of its floor. The double evaluation: 2.
+  static constexpr double kUlpInFloat = 3;
+  static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
   explicit GeluTanh(const Params&) {}
   static constexpr double kC = 0.79788456080286535588, kA = 0.044715;
   // 2u = x (c1 + c3 x^2), each constant as a float pair.
   static constexpr double kC1 = 2 * kC, kC3 = 2 * kC * kA;
   static constexpr float kC1Hi = float(kC1), kC1Lo = float(kC1 - double(kC1Hi));
   static constexpr float kC3Hi = float(kC3), kC3Lo = float(kC3 - double(kC3Hi));
-  // Float vectors: x clamped to [-12, 12] (beyond, the result is x or 0 in float; |2u| <= 142),
+  // Float vectors: x clamped to [-12, 12] (beyond, the result is x or 0 in float; |2u| < 143),
   // 2u as hi + lo, and e^-|2u| reduced with lo.
   template <class V>
   struct Parts {
@@ -307,12 +321,12 @@ struct GeluTanh : Transcendental {
     return {xc, p, {z, z_lo}, vm::reduce_exp(-vm::abs(z), z < T(0) ? z_lo : -z_lo)};
   }
   template <class V>
-  NNK_INLINE ScalarOrVec<V, T, std::is_same_v<T, float>> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {
     if constexpr (simd::kIsVector<V>) {
       const Parts<V> t = parts(x);
-      const V e = vm::times_exp_nonpositive(V{} + T(1), t.neg_abs_z);
+      const V e = vm::exp_of(t.neg_abs_z);
       // x e / (1 + e) for 2u < 0, x times e folded into e's scaling; else x / (1 + e).
-      const V num = t.z.hi < T(0) ? vm::times_exp_nonpositive(t.xc, t.neg_abs_z) : x;
+      const V num = t.z.hi < T(0) ? vm::times_exp(t.xc, t.neg_abs_z) : x;
       return num / (T(1) + e);
     } else {
       const double w = x, u2 = 2 * kC * (w + kA * w * w * w);
@@ -320,15 +334,18 @@ struct GeluTanh : Transcendental {
     }
   }
   template <class V>
-  NNK_INLINE ScalarOrVec<V, T, std::is_same_v<T, float>> grad(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> grad(V x) const {
     if constexpr (simd::kIsVector<V>) {
       // sigma(2u) (1 + s sigma(-2u)), s = x (2u)' = 2u + 2 c3 x^3: with e = e^-|2u|, d = 1 + e,
-      // e (d + s) / d^2 for 2u < 0, (d + s e) / d^2 else. One division, and s from 2u's hi + lo
-      // (d + s cancels near x = -0.75: s's rounding counts, and 1 + s / d lost 9 ulp).
+      // e (d + s) / d^2 for 2u < 0 (d + s times e folded into its scaling: e may be subnormal),
+      // (d + s e) / d^2 else. One division, and s from 2u's hi + lo (d + s cancels near
+      // x = -0.75: s's rounding counts, and 1 + s / d lost 9 ulp).
       const Parts<V> t = parts(x);
-      const V e = vm::times_exp_nonpositive(V{} + T(1), t.neg_abs_z), d = T(1) + e;
+      const V e = vm::exp_of(t.neg_abs_z), d = T(1) + e;
       const V s = simd::fma(t.xc + t.xc, t.c3_sq, t.z.hi) + t.z.lo;
-      return (t.z.hi < T(0) ? e * (d + s) : simd::fma(s, e, d)) / (d * d);
+      const auto negative = t.z.hi < T(0);
+      const V num = negative ? vm::times_exp(d + s, t.neg_abs_z) : simd::fma(s, e, d);
+      return num / (d * d);
     } else {
       const double w = x, u2 = 2 * kC * (w + kA * w * w * w);
       const auto s = vm::sigmoid_pair<double, vm::ExpPolyFor<double, T>>(u2);
@@ -378,10 +395,54 @@ template <class T>
 using Silu = SwishOf<T, true>;
 
 // x tanh(softplus(x)) = x n / (n + 2), n = e^x (e^x + 2); sech^2 = 4 (n + 1) / (n + 2)^2.
+// Double, and float on AVX2 and baseline, compute in double. Float on AVX-512 vectors computes
+// in float (3.3x faster), e = e^x with x clamped to [-150, 20] (beyond 20 the result is x, and
+// the grad 1, in float): for x <= 0, x e (e + 2) / (e (e + 2) + 2) with x e folded into exp's
+// scaling (no subnormal e rounded before the product) and e + 2's rounding error carried; for
+// x >= 0, x - 2x / (n + 2), where n's errors count 2 / (n + 2) times less than in the quotient.
+// The grad t + 4 x e (e + 1) / (n + 2)^2, t = n / (n + 2).
 template <class T>
 struct Mish : Transcendental {
-  static constexpr double kUlp = 2, kFloor = 4;
+  // Float on AVX-512: 3.49 ulp at most over every float (the forward, x = -5.09: a quotient of
+  // float products; the grad 3.3 outside an eighth of its floor).
+  static constexpr double kUlpInFloat = 4;
+  static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
   explicit Mish(const Params&) {}
+  template <class V>
+  struct FloatParts {
+    V e, x_e, n, den;  // e^x, x e^x (one rounding), n = e (e + 2), n + 2
+  };
+  template <class V>
+  static NNK_INLINE FloatParts<V> float_parts(V x) {
+    const V xc = vm::clamp_keep_nan(x, -150.0f, 20.0f);
+    const vm::Reduced<V> red = vm::reduce_exp(xc);
+    const V e = vm::exp_of(red), n = e * (e + T(2));
+    return {e, vm::times_exp(xc, red), n, n + T(2)};
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {
+    if constexpr (simd::kIsVector<V>) {
+      const FloatParts<V> p = float_parts(x);
+      const V e2 = p.e + T(2), e2_err = p.e - (e2 - T(2));  // exact where e < 2, i.e. x < 0
+      const V negative = simd::fma(p.x_e, e2, p.x_e * e2_err) / p.den;
+      return x <= T(0) ? negative : (x > T(20) ? x : x - (x + x) / p.den);  // -0 kept
+    } else {
+      return T(times_vanishing(double(x), parts(x).t));
+    }
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> grad(V x) const {
+    if constexpr (simd::kIsVector<V>) {
+      const FloatParts<V> p = float_parts(x);
+      const V inv = T(1) / p.den;
+      const V t = p.n * inv;
+      const V slope = p.x_e * (p.e + T(1)) * T(4) * inv * inv;  // x sech^2 sigma
+      return x > T(20) ? V{} + T(1) : t + slope;
+    } else {
+      const Parts p = parts(x);
+      return T(p.t + times_vanishing(double(x), p.sech2 * p.sig));
+    }
+  }
   struct Parts {
     double t, sech2, sig;
   };
@@ -390,11 +451,6 @@ struct Mish : Transcendental {
         x > 40 ? 40.0 : x);  // t and sech2 are exact 1 and 0 beyond
     const double n = e * (e + 2), inv = 1 / (n + 2);
     return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, e / (1 + e)};
-  }
-  NNK_INLINE T forward(T x) const { return T(times_vanishing(double(x), parts(x).t)); }
-  NNK_INLINE T grad(T x) const {
-    const Parts p = parts(x);
-    return T(p.t + times_vanishing(double(x), p.sech2 * p.sig));
   }
 };
 

@@ -154,8 +154,9 @@ struct LossTable {
 
 struct ActInfo {
   const char* name;
-  double ulp, floor;  // float32 accuracy bound: ulps, and absolute floor in epsilons
-  bool from_output;   // f' is a function of y = f(x)
+  double ulp, floor;     // float32 accuracy bound at this level: ulps, absolute floor in epsilons
+  double ulp_any_level;  // the ulps at the level where they are largest (the documented bound)
+  bool from_output;      // f' is a function of y = f(x)
 };
 
 // ---- optimizers (optimizers.hpp, cpp/src/optimizers.cpp): one call updates a list of arrays ----

@@ -166,7 +166,8 @@ NNK_INLINE Vec<double> fma(Vec<double> a, Vec<double> b, Vec<double> c) {
 // table[i % 16] lane by lane (the low 4 bits of i): one vpermps, where a gather would load
 // each lane apart. The piecewise polynomials' coefficients (vm::gauss_tail).
 NNK_INLINE Vec<float> lookup16(const float (&table)[16], Vec<std::uint32_t> i) {
-  return _mm512_permutexvar_ps(__m512i(i), load(table, Full{}));
+  // (the maskz form with every lane set: the plain one trips GCC 12's -Wmaybe-uninitialized)
+  return _mm512_maskz_permutexvar_ps(__mmask16(0xFFFF), __m512i(i), load(table, Full{}));
 }
 // The low and high half of v in double. Intrinsic halves: halves through memcpy make GCC store
 // and reload the vector (a store-forwarding stall, 20% slower).

@@ -280,14 +280,22 @@ NNK_INLINE V exp_nonpositive(V x) {
   return scale_reduced<V, F::kScaleOffset>(red.exp_r(), red);
 }
 
-// y e^x for x reduced to red, with x <= 0: y e^r by Horner's rule, y + y r (1 + r q), before
-// the scaling; one rounding fewer than y times exp's result, which counts in a product of float
-// factors (GELU), and no subnormal e^x in between.
+// y e^x for x reduced to red (on explicit vectors, where vscalef scales by 2^k of either sign):
+// y e^r by Horner's rule, y + y r (1 + r q), before the scaling; one rounding fewer than y times
+// exp's result, which counts in a product of float factors (GELU, mish), and no subnormal e^x
+// rounded in between. Explicit FMAs: the float kernels' bounds do not rest on contraction.
 template <class V>
-NNK_INLINE V times_exp_nonpositive(V y, const Reduced<V>& red) {
+NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
+  static_assert(simd::kHasScalef<V>);
   using T = Lane<V>;
   const V yr = y * red.r;
-  return scale_reduced<V, Traits<T>::kScaleOffset>(yr * (red.r * red.q + T(1)) + y, red);
+  return simd::scalef(simd::fma(yr, simd::fma(red.r, red.q, V{} + T(1)), y), red.kf);
+}
+// e^x from its reduction, on the same vectors.
+template <class V>
+NNK_INLINE V exp_of(const Reduced<V>& red) {
+  static_assert(simd::kHasScalef<V>);
+  return simd::scalef(red.exp_r(), red.kf);
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
@@ -554,14 +562,14 @@ alignas(64) constexpr float kGaussTailFloat[8][16] = {
 template <class V>
 struct GaussTail {
   V xc, p;           // x clamped to [-15, 15] (NaN kept); P(|xc|)
-  Reduced<V> gauss;  // e^{-a^2/2} = 2^k e^r (times_exp_nonpositive)
+  Reduced<V> gauss;  // e^{-a^2/2} = 2^k e^r (times_exp)
 };
 template <class V>
 NNK_INLINE GaussTail<V> gauss_tail(V x) {
   static_assert(simd::kHasScalef<V> && std::is_same_v<Lane<V>, float>);
   using F = Traits<float>;
   const V xc = clamp_keep_nan(x, -15.0f, 15.0f), a = abs(xc);
-  // a + 1.5 2^23 rounds a to an integer, i, in the low bits (a NaN's: 0); u = a - i.
+  // a + 1.5 2^23 rounds a to an integer, i, in the low bits (a NaN's: any index; u is NaN).
   const V shifted = a + F::kRoundShift;
   const Bits<V> i = to_bits(shifted);
   const V u = a - (shifted - F::kRoundShift);
