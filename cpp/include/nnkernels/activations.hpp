@@ -404,7 +404,7 @@ using Silu = SwishOf<T, true>;
 template <class T>
 struct Mish : Transcendental {
   // Float on AVX-512: 3.49 ulp at most over every float (the forward, x = -5.09: a quotient of
-  // float products; the grad 3.3 outside an eighth of its floor).
+  // float products; the grad 3.3 where |f'| > 1/4, inside 4 ulp + floor elsewhere).
   static constexpr double kUlpInFloat = 4;
   static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
   explicit Mish(const Params&) {}
