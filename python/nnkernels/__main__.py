@@ -85,8 +85,10 @@ def check() -> int:
             row = []
             for level in levels:
                 _core.select_isa(level)
-                worst = _max_ulp(getattr(activations, name)(x), want, np.float32, info["floor"])
-                failures += worst > info["ulp"]
+                # No floor: these forwards keep relative accuracy down to their tiny tails (the
+                # floor, meant for derivatives crossing zero, hid every error of gelu's tail).
+                worst = _max_ulp(getattr(activations, name)(x), want, np.float32, 0.0)
+                failures += worst > _core.bound(name)[0]  # this level's (bound: the largest)
                 row.append(worst)
             print(f"{name:<12}" + "".join(f"{w:>10.2f}" for w in row) + f"{info['ulp']:>8g}")
         _core.select_isa(previous)
