@@ -259,13 +259,18 @@ NNK_INLINE V scale_reduced(V y, const Reduced<V>& red) {
     return scale_offset<V, Off>(y, red.k);
 }
 
+// e^x from its reduction; Off as for scale_reduced (0: k of either sign).
+template <class V, int Off = 0>
+NNK_INLINE V exp_of(const Reduced<V>& red) {
+  return scale_reduced<V, Off>(red.exp_r(), red);
+}
+
 // e^x, <= 1.5 ulp.
 template <class V, class Poly = ExpPoly<Lane<V>>>
 NNK_INLINE V exp(V x) {
   using T = Lane<V>;
   x = clamp_keep_nan(x, Traits<T>::kExpLo, Traits<T>::kExpHi);
-  const Reduced<V> red = reduce_exp<V, Poly>(x);
-  return scale_reduced<V, 0>(red.exp_r(), red);
+  return exp_of(reduce_exp<V, Poly>(x));
 }
 
 // e^x for x <= 0 (or NaN), <= 1.5 ulp, the common case (sigmoid, softplus, softmax, ...): one
@@ -276,8 +281,7 @@ NNK_INLINE V exp_nonpositive(V x) {
   using T = Lane<V>;
   using F = Traits<T>;
   x = at_least(x, F::kExpLo);
-  const Reduced<V> red = reduce_exp<V, Poly>(x);
-  return scale_reduced<V, F::kScaleOffset>(red.exp_r(), red);
+  return exp_of<V, F::kScaleOffset>(reduce_exp<V, Poly>(x));
 }
 
 // y e^x for x reduced to red (on explicit vectors, where vscalef scales by 2^k of either sign):
@@ -290,12 +294,6 @@ NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
   using T = Lane<V>;
   const V yr = y * red.r;
   return simd::scalef(simd::fma(yr, simd::fma(red.r, red.q, V{} + T(1)), y), red.kf);
-}
-// e^x from its reduction, on the same vectors.
-template <class V>
-NNK_INLINE V exp_of(const Reduced<V>& red) {
-  static_assert(simd::kHasScalef<V>);
-  return simd::scalef(red.exp_r(), red.kf);
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
@@ -312,7 +310,7 @@ NNK_INLINE V expm1(V x) {
   const V small = p * red.expm1_r() + (p - T(1));
   if constexpr (NonPositive) return small;
   // Large k: the -1 no longer cancels anything, and e^x reaches the overflow threshold.
-  const V large = scale_reduced<V, -F::kScaleOffset>(red.exp_r(), red) - T(1);
+  const V large = exp_of<V, -F::kScaleOffset>(red) - T(1);
   return as_signed<V>(red.k) > 1 ? large : small;
 }
 
