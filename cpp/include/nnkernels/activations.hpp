@@ -355,12 +355,24 @@ struct GeluTanh : Transcendental {
   }
 };
 
-// x sigma(beta x); f' = s (1 + z sigma(-z)), z = beta x. The rounding error of z is carried
-// separately: sigma's tail has relative condition |z|. silu is the beta = 1 instance, fixed at
-// compile time, so it carries nothing.
+// x sigma(beta x); f' = sigma(z) (1 + z sigma(-z)), z = beta x. The rounding error of z is
+// carried separately: sigma's tail has relative condition |z|. silu is the beta = 1 instance,
+// fixed at compile time, so it carries nothing.
+//
+// With e = e^-|z| and d = 1 + e: the forward x / d, times e where z < 0; f' = (d + z e) / d^2
+// for z >= 0, e (d + z) / d^2 for z < 0 (one quotient: sigma(z) (1 + z sigma(-z)) rounded both
+// sigmas and cancelled in 1 + z sigma(-z): 5-6 ulp at |f'| ~ 0.1, x = -2.4). Where z < 0 the
+// results are normal down to z = -91 (float) while e is subnormal from -87.3: multiplying by a
+// rounded subnormal e cost them up to 47 ulp (silu), 200 (swish, beta = -0.3). So the factor
+// multiplies e^r before the scaling by 2^k (vm::times_exp_of: one rounding where the result is
+// subnormal), with z reduced down to kLo, below which the results are 0 in T (silu: |x| e^x <
+// 2^-180 there; swish with |beta| below about 2^-30 could keep a subnormal result for huge |x|).
 template <class T, bool UnitBeta>
 struct SwishOf : Transcendental {
   static constexpr double kUlp = 4, kFloor = 4;
+  // k >= -188 (float), -1155 (double): exp's one-sided scaling holds.
+  static constexpr T kLo = sizeof(T) == 4 ? T(-130) : T(-800);
+  static constexpr int kOff = vm::Traits<T>::kScaleOffset;
   double beta;
   explicit SwishOf(const Params& p) : beta(UnitBeta ? 1.0 : p.v[0]) {}
   template <class V>
@@ -370,23 +382,45 @@ struct SwishOf : Transcendental {
     else
       return scaled(x, beta);
   }
-  // silu has no rounding error to carry: skip the correction (0 * s is not foldable: s may be inf).
   template <class V>
-  NNK_INLINE vm::SigmoidPair<V> sigmoid_of(Split<V> z) const {
+  struct Parts {
+    V z, e, d;  // z's high part; e = e^-|z| (z's low part in the reduction); 1 + e
+    vm::Reduced<V> red;
+  };
+  template <class V>
+  NNK_INLINE Parts<V> parts(V x) const {
+    const Split<V> z = z_of(x);
+    const V a = vm::at_least(-vm::abs(z.hi), kLo);
+    vm::Reduced<V> red;
     if constexpr (UnitBeta)
-      return vm::sigmoid_pair(z.hi);
+      red = vm::reduce_exp(a);
     else
-      return sigmoid_pair(z);
+      red = vm::reduce_exp(a, z.hi < T(0) ? z.lo : -z.lo);
+    const V e = vm::exp_of<V, kOff>(red);
+    return {z.hi, e, T(1) + e, red};
+  }
+  // y e for z < 0, 0 below kLo (silu: x is -|z| there, and x e rounds to 0 at the clamp).
+  template <class V>
+  static NNK_INLINE V times_e(const Parts<V>& p, V y) {
+    const V ye = vm::times_exp_of<kOff>(y, p.red);
+    if constexpr (UnitBeta)
+      return ye;
+    else
+      return p.z < kLo ? V{} : ye;
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> forward(V x) const {
-    return times_vanishing(x, sigmoid_of(z_of(x)).pos);
+    const Parts<V> p = parts(x);
+    if constexpr (UnitBeta) x = vm::at_least(x, kLo);
+    return vm::keep_nan(p.z, (p.z < T(0) ? times_e(p, x) : x) / p.d);
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad(V x) const {
-    const Split<V> z = z_of(x);
-    const auto s = sigmoid_of(z);
-    return times_vanishing(T(1) + times_vanishing(z.hi, s.neg), s.pos);
+    const Parts<V> p = parts(x);
+    // (z clamped for silu's x = -inf; z e is 0, not NaN, at z = inf.)
+    const V num =
+        p.z < T(0) ? times_e(p, p.d + vm::at_least(p.z, kLo)) : p.d + times_vanishing(p.z, p.e);
+    return vm::keep_nan(p.z, num / (p.d * p.d));
   }
 };
 template <class T>

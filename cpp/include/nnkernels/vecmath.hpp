@@ -259,6 +259,17 @@ NNK_INLINE V scale_reduced(V y, const Reduced<V>& red) {
     return scale_offset<V, Off>(y, red.k);
 }
 
+// y 2^(k + Up) for the k <= 0 of a reduction, normal for k >= 1 - bias - Up: e^x kept normal
+// where it would be subnormal, for a product that is scaled by 2^-Up last (one rounding).
+template <int Up, class V>
+NNK_INLINE V scale_up(V y, const Reduced<V>& red) {
+  using T = Lane<V>;
+  if constexpr (simd::kHasScalef<V>)
+    return simd::scalef(y, red.kf + T(Up));
+  else
+    return y * pow2<V>(red.k + typename Traits<T>::Bits(Up));
+}
+
 // e^x from its reduction; Off as for scale_reduced (0: k of either sign).
 template <class V, int Off = 0>
 NNK_INLINE V exp_of(const Reduced<V>& red) {
@@ -294,6 +305,14 @@ NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
   using T = Lane<V>;
   const V yr = y * red.r;
   return simd::scalef(simd::fma(yr, simd::fma(red.r, red.q, V{} + T(1)), y), red.kf);
+}
+
+// y e^x for x reduced to red, on every level: y e^r, then the scaling by 2^k (scale_reduced;
+// Off as there), which rounds once where the result is subnormal: no subnormal e^x rounded
+// before the product.
+template <int Off, class V>
+NNK_INLINE V times_exp_of(V y, const Reduced<V>& red) {
+  return scale_reduced<V, Off>(y * red.exp_r(), red);
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
@@ -492,15 +511,19 @@ struct NormalCdfPdf {
 template <class T>
 NNK_INLINE NormalCdfPdf normal_cdf_pdf(T x);
 
-// Float: exp runs in float (16 lanes, <= 1 ulp); h and the products run in double, so the result
-// stays within 2 ulp.
+// Float: exp's reduction and polynomial run in float (16 lanes, <= 1 ulp), its scaling in double
+// (e^{-x^2/2} is subnormal in float from |x| = 13.2, where x phi(x), GELU's grad, is not: a
+// rounded subnormal cost it 3.7 ulp); h and the products run in double, so the result stays
+// within 2 ulp.
 template <>
 NNK_INLINE NormalCdfPdf normal_cdf_pdf(float x) {
-  // At |x| = 15, exp(-x^2/2) is 0 in float: Phi(-x) and phi(x) vanish exactly beyond.
+  // From |x| = 15 on, Phi(-|x|) and phi(x) (and x times them) are 0 in float: exactly 0 there.
   const float a = clamp_keep_nan(std::fabs(x), 0.0f, 15.0f);
   const float sq = a * a;
-  const double gauss =
-      double(exp_nonpositive(-0.5f * sq)) * (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
+  const Reduced<float> red = reduce_exp(-0.5f * sq);  // >= -112.5: e^r 2^(k + 64) is normal
+  const double gauss = a >= 15.0f ? 0.0
+                                  : double(scale_up<64>(red.exp_r(), red)) * 0x1p-64 *
+                                        (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
   // t = 1/d: a float division (16 lanes) refined by one Newton step in double (error 2^-46).
   const double d = 1.0 + double(a) * 0.35355339059327376220;
   const double t0 = double(1.0f / float(d));
