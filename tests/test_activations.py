@@ -164,6 +164,41 @@ def test_float32_tails_within_bound_without_allowance(isa, name, params):
         )
 
 
+@pytest.mark.parametrize("beta", [1.0, 1.7, -0.3])
+def test_swish_float64_tail_against_extended_precision(isa, beta):
+    """float64 silu and swish where e^z is subnormal and the result is not (z in [-745, -708]):
+    the float64 reference rounds the same subnormal e^z (hundreds of ulp off), so the truth
+    here is x e^z / (1 + e^z) in x86's 80-bit long double, whose exponent reaches 1e-4951."""
+    if np.finfo(np.longdouble).minexp > -16000:
+        pytest.skip("long double has no wider exponent range on this platform")
+    z = np.linspace(-745, -700, 4501)
+    x = z / beta
+    xl = x.astype(np.longdouble)
+    el = np.exp(beta * xl)
+    want_f = xl * el / (1 + el)
+    want_df = el / (1 + el) * (1 + beta * xl / (1 + el))
+    tiny = np.finfo(np.float64).tiny
+    for fn, want, what in ((nk.swish, want_f, "forward"), (nk.swish_grad, want_df, "grad")):
+        got = fn(x, beta=beta).astype(np.longdouble)
+        normal = np.abs(want) >= tiny
+        err = np.abs(got - want)[normal] / np.spacing(np.abs(want[normal]).astype(np.float64))
+        assert err.max() <= 4, f"swish(beta={beta}) {what} [{isa}]: {float(err.max()):.1f} ulp"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_swish_of_the_largest_inputs_with_a_tiny_beta(isa, dtype):
+    """|x| near the largest number with beta x moderate: e^r times x must not overflow before
+    its scaling (the review of the tail fix found -inf where x sigma(beta x) is -1.1e37)."""
+    big = float(np.finfo(dtype).max)
+    for beta, x in ((1e-38 if dtype == np.float32 else 1e-308, -big), (5e-37, -2.6e38)):
+        xs = np.full(37, x, dtype)
+        xl = np.longdouble(xs[0])  # exp's argument to 130: float64 would lose 60 ulp there
+        want = float(xl / (1 + np.exp(-np.longdouble(beta) * xl)))
+        got = nk.swish(xs, beta=beta)
+        assert np.all(np.isfinite(got)), f"beta={beta}, x={x}: {got[0]}"
+        np.testing.assert_allclose(got, want, rtol=4 * float(np.finfo(dtype).eps))
+
+
 @pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
 def test_backward_within_bound(isa, dtype, name, params, rng):
     """dy * f'(x) from x, and from y where allowed (else TypeError naming the reason)."""

@@ -364,15 +364,17 @@ struct GeluTanh : Transcendental {
 // sigmas and cancelled in 1 + z sigma(-z): 5-6 ulp at |f'| ~ 0.1, x = -2.4). Where z < 0 the
 // results are normal down to z = -91 (float) while e is subnormal from -87.3: multiplying by a
 // rounded subnormal e cost them up to 47 ulp (silu), 200 (swish, beta = -0.3). So the factor
-// multiplies e^r before the scaling by 2^k (vm::times_exp_of: one rounding where the result is
+// multiplies e^r before the scaling by 2^k (vm::times_exp: one rounding where the result is
 // subnormal), with z reduced down to kLo, below which the results are 0 in T (silu: |x| e^x <
-// 2^-180 there; swish with |beta| below about 2^-30 could keep a subnormal result for huge |x|).
+// 2^-180 there; swish loses results that are not, for |beta| below 4e-17 in float, 1e-37 in
+// double, and |x| near the largest number).
 template <class T, bool UnitBeta>
 struct SwishOf : Transcendental {
   static constexpr double kUlp = 4, kFloor = 4;
-  // k >= -188 (float), -1155 (double): exp's one-sided scaling holds.
+  // k >= -188 (float), -1154 (double): exp's one-sided scaling holds.
   static constexpr T kLo = sizeof(T) == 4 ? T(-130) : T(-800);
   static constexpr int kOff = vm::Traits<T>::kScaleOffset;
+  static constexpr T kPlain = sizeof(T) == 4 ? T(-80) : T(-700);  // e normal above
   double beta;
   explicit SwishOf(const Params& p) : beta(UnitBeta ? 1.0 : p.v[0]) {}
   template <class V>
@@ -400,13 +402,21 @@ struct SwishOf : Transcendental {
     return {z.hi, e, T(1) + e, red};
   }
   // y e for z < 0, 0 below kLo (silu: x is -|z| there, and x e rounds to 0 at the clamp).
+  // swish's |x| may reach the largest number (beta tiny): above kPlain e is normal and y e
+  // plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot overflow (k + 8 + kOff < -40 there),
+  // and y 2^-8 is subnormal only where y e is 0 (above kPlain it would lose a subnormal y's
+  // bits: x = 9e-43, 64 ulp).
   template <class V>
   static NNK_INLINE V times_e(const Parts<V>& p, V y) {
-    const V ye = vm::times_exp_of<kOff>(y, p.red);
-    if constexpr (UnitBeta)
-      return ye;
-    else
-      return p.z < kLo ? V{} : ye;
+    if constexpr (UnitBeta) {
+      return vm::times_exp<kOff>(y, p.red);
+    } else {
+      vm::Reduced<V> red = p.red;
+      red.k += vm::Bits<T>(8);
+      red.kf += T(8);
+      return p.z > kPlain ? y * p.e
+                          : (p.z < kLo ? V{} : vm::times_exp<kOff>(y * T(1.0 / 256), red));
+    }
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> forward(V x) const {
@@ -417,9 +427,10 @@ struct SwishOf : Transcendental {
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad(V x) const {
     const Parts<V> p = parts(x);
-    // (z clamped for silu's x = -inf; z e is 0, not NaN, at z = inf.)
-    const V num =
-        p.z < T(0) ? times_e(p, p.d + vm::at_least(p.z, kLo)) : p.d + times_vanishing(p.z, p.e);
+    // z < 0: 1 + z is exact near f' = 0 (z = -1.28), where d + z lost d's rounding (5.8 ulp
+    // at |f'| = 0.06, 3.6 now); z clamped for silu's x = -inf. z e is 0, not NaN, at z = inf.
+    const V num = p.z < T(0) ? times_e(p, (T(1) + vm::at_least(p.z, kLo)) + p.e)
+                             : p.d + times_vanishing(p.z, p.e);
     return vm::keep_nan(p.z, num / (p.d * p.d));
   }
 };

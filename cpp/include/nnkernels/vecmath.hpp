@@ -295,24 +295,27 @@ NNK_INLINE V exp_nonpositive(V x) {
   return exp_of<V, F::kScaleOffset>(reduce_exp<V, Poly>(x));
 }
 
-// y e^x for x reduced to red (on explicit vectors, where vscalef scales by 2^k of either sign):
-// y e^r by Horner's rule, y + y r (1 + r q), before the scaling; one rounding fewer than y times
-// exp's result, which counts in a product of float factors (GELU, mish), and no subnormal e^x
-// rounded in between. Explicit FMAs: the float kernels' bounds do not rest on contraction.
+// a b + c rounded once where the level has FMA (explicit vectors: AVX-512), else a b + c.
 template <class V>
-NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
-  static_assert(simd::kHasScalef<V>);
-  using T = Lane<V>;
-  const V yr = y * red.r;
-  return simd::scalef(simd::fma(yr, simd::fma(red.r, red.q, V{} + T(1)), y), red.kf);
+NNK_INLINE V fma(V a, V b, V c) {
+  if constexpr (simd::kIsVector<V>)
+    return simd::fma(a, b, c);
+  else if constexpr (kFma)
+    return std::fma(a, b, c);
+  else
+    return a * b + c;
 }
 
-// y e^x for x reduced to red, on every level: y e^r, then the scaling by 2^k (scale_reduced;
-// Off as there), which rounds once where the result is subnormal: no subnormal e^x rounded
-// before the product.
-template <int Off, class V>
-NNK_INLINE V times_exp_of(V y, const Reduced<V>& red) {
-  return scale_reduced<V, Off>(y * red.exp_r(), red);
+// y e^x for x reduced to red: y e^r by Horner's rule, y + y r (1 + r q), before the scaling by
+// 2^k (scale_reduced; Off as there, 0 for k of either sign); one rounding fewer than y times
+// exp's result, which counts in a product of float factors (GELU, mish), and no subnormal e^x
+// rounded in between (silu's x e^x is normal where e^x is not). Explicit FMAs: the float
+// kernels' bounds do not rest on contraction. |y| e^r must not overflow (|y| < max / sqrt 2).
+template <int Off = 0, class V>
+NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
+  using T = Lane<V>;
+  const V yr = y * red.r;
+  return scale_reduced<V, Off>(fma(yr, fma(red.r, red.q, V{} + T(1)), y), red);
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
@@ -435,17 +438,18 @@ NNK_INLINE V softplus(V x) {
 // corrections of exp's argument, and e^-1024 is 0 in both formats.
 template <class T>
 NNK_INLINE T two_prod_err(T a, T b, T p) {
-  T err;
   if constexpr (kFma) {
-    err = std::fma(a, b, -p);
+    return std::fabs(p) < T(1024) ? std::fma(a, b, -p) : T(0);
   } else {
     constexpr T split = sizeof(T) == 4 ? T(4097) : T(134217729);  // 2^ceil(p/2) + 1
     const T ca = split * a, cb = split * b;
     const T ah = ca - (ca - a), al = a - ah;
     const T bh = cb - (cb - b), bl = b - bh;
-    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    const T err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    // The split overflows past max / split: 0 there too (swish's x near the largest number).
+    constexpr T big = sizeof(T) == 4 ? T(0x1p114) : T(0x1p995);
+    return std::fabs(p) < T(1024) && std::fabs(a) < big && std::fabs(b) < big ? err : T(0);
   }
-  return std::fabs(p) < T(1024) ? err : T(0);
 }
 
 // sigma(x) sigma(-x) = e / (1 + e)^2 with e = e^-|x|: the derivative of sigma (and of tanh,
