@@ -164,11 +164,16 @@ def test_float32_tails_within_bound_without_allowance(isa, name, params):
         )
 
 
+def _unit(fn):
+    """fn without swish's beta (mish)."""
+    return lambda x, beta: fn(x)
+
+
 @pytest.mark.parametrize("beta", [1.0, 1.7, -0.3])
 def test_swish_float64_tail_against_extended_precision(isa, beta):
-    """float64 silu and swish where e^z is subnormal and the result is not (z in [-745, -708]):
-    the float64 reference rounds the same subnormal e^z (hundreds of ulp off), so the truth
-    here is x e^z / (1 + e^z) in x86's 80-bit long double, whose exponent reaches 1e-4951."""
+    """float64 silu, swish and mish where e^z is subnormal and the result is not (z in [-745,
+    -708]): the float64 reference rounds the same subnormal e^z (hundreds of ulp off), so the
+    truth here is computed in x86's 80-bit long double, whose exponent reaches 1e-4951."""
     if np.finfo(np.longdouble).minexp > -16000:
         pytest.skip("long double has no wider exponent range on this platform")
     z = np.linspace(-745, -700, 4501)
@@ -178,7 +183,13 @@ def test_swish_float64_tail_against_extended_precision(isa, beta):
     want_f = xl * el / (1 + el)
     want_df = el / (1 + el) * (1 + beta * xl / (1 + el))
     tiny = np.finfo(np.float64).tiny
-    for fn, want, what in ((nk.swish, want_f, "forward"), (nk.swish_grad, want_df, "grad")):
+    cases = [(nk.swish, want_f, "forward"), (nk.swish_grad, want_df, "grad")]
+    if beta == 1.0:  # mish's x tanh(softplus x) ~ x e^x (e^x + 2) / (e^x (e^x + 2) + 2) there
+        n = el * (el + 2)
+        want_m = xl * n / (n + 2)
+        want_dm = n / (n + 2) + xl * 4 * (n + 1) / (n + 2) ** 2 * el / (1 + el)
+        cases += [(_unit(nk.mish), want_m, "mish"), (_unit(nk.mish_grad), want_dm, "mish grad")]
+    for fn, want, what in cases:
         got = fn(x, beta=beta).astype(np.longdouble)
         normal = np.abs(want) >= tiny
         err = np.abs(got - want)[normal] / np.spacing(np.abs(want[normal]).astype(np.float64))

@@ -472,7 +472,7 @@ struct Mish : Transcendental {
       const V negative = simd::fma(p.x_e, e2, p.x_e * e2_err) / p.den;
       return x <= T(0) ? negative : (x > T(20) ? x : x - (x + x) / p.den);  // -0 kept
     } else {
-      return T(times_vanishing(double(x), parts(x).t));
+      return x > T(40) ? x : T(parts(x).x_t);
     }
   }
   template <class V>
@@ -485,17 +485,21 @@ struct Mish : Transcendental {
       return x > T(20) ? V{} + T(1) : t + slope;
     } else {
       const Parts p = parts(x);
-      return T(p.t + times_vanishing(double(x), p.sech2 * p.sig));
+      return T(p.t + p.sech2 * p.x_sig);
     }
   }
   struct Parts {
-    double t, sech2, sig;
+    double t, sech2, x_sig, x_t;  // x sigma(x) and x t (x <= 40)
   };
+  // x clamped to [-800, 40]: t and sech2 are exact 1 and 0 above, x e^x is 0 below. x e^x is
+  // formed before exp's scaling (vm::times_exp): float64 e^x is subnormal below -708 where x e^x
+  // is not (45 ulp off, rounded first).
   static NNK_INLINE Parts parts(double x) {
-    const double e = vm::exp<double, vm::ExpPolyFor<double, T>>(
-        x > 40 ? 40.0 : x);  // t and sech2 are exact 1 and 0 beyond
+    const double xc = vm::clamp_keep_nan(x, -800.0, 40.0);
+    const auto red = vm::reduce_exp<double, vm::ExpPolyFor<double, T>>(xc);
+    const double e = vm::exp_of(red), x_e = vm::times_exp(xc, red);
     const double n = e * (e + 2), inv = 1 / (n + 2);
-    return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, e / (1 + e)};
+    return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, x_e / (1 + e), x_e * (e + 2) * inv};
   }
 };
 
