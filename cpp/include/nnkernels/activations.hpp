@@ -366,8 +366,8 @@ struct GeluTanh : Transcendental {
 // rounded subnormal e cost them up to 47 ulp (silu), 200 (swish, beta = -0.3). So the factor
 // multiplies e^r before the scaling by 2^k (vm::times_exp: one rounding where the result is
 // subnormal), with z reduced down to kLo, below which the results are 0 in T (silu: |x| e^x <
-// 2^-180 there; swish loses results that are not, for |beta| below 4e-17 in float, 1e-37 in
-// double, and |x| near the largest number).
+// 2^-180 there; swish's are not 0 for |beta| below 3e-10 in float, 6e-22 in double, and huge
+// |x|: those are lost, normal ones from |beta| below 4e-17 and 1e-37).
 template <class T, bool UnitBeta>
 struct SwishOf : Transcendental {
   static constexpr double kUlp = 4, kFloor = 4;
@@ -403,9 +403,9 @@ struct SwishOf : Transcendental {
   }
   // y e for z < 0, 0 below kLo (silu: x is -|z| there, and x e rounds to 0 at the clamp).
   // swish's |x| may reach the largest number (beta tiny): above kPlain e is normal and y e
-  // plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot overflow (k + 8 + kOff < -40 there),
-  // and y 2^-8 is subnormal only where y e is 0 (above kPlain it would lose a subnormal y's
-  // bits: x = 9e-43, 64 ulp).
+  // plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot overflow (k + 8 + kOff < -40 there in
+  // float, -490 in double), and y 2^-8 is subnormal only where y e is 0 (above kPlain it would lose
+  // a subnormal y's bits: x = 9e-43, 64 ulp).
   template <class V>
   static NNK_INLINE V times_e(const Parts<V>& p, V y) {
     if constexpr (UnitBeta) {
@@ -472,7 +472,8 @@ struct Mish : Transcendental {
       const V negative = simd::fma(p.x_e, e2, p.x_e * e2_err) / p.den;
       return x <= T(0) ? negative : (x > T(20) ? x : x - (x + x) / p.den);  // -0 kept
     } else {
-      return x > T(40) ? x : T(parts(x).x_t);
+      const Parts p = parts(x);  // x t: t rounds to 1 before 40, and -0 stays -0
+      return x > T(40) ? x : T(x < T(0) ? p.x_t : double(x) * p.t);
     }
   }
   template <class V>
@@ -489,11 +490,11 @@ struct Mish : Transcendental {
     }
   }
   struct Parts {
-    double t, sech2, x_sig, x_t;  // x sigma(x) and x t (x <= 40)
+    double t, sech2, x_sig, x_t;  // x sigma(x) and x t, for x <= 40
   };
-  // x clamped to [-800, 40]: t and sech2 are exact 1 and 0 above, x e^x is 0 below. x e^x is
-  // formed before exp's scaling (vm::times_exp): float64 e^x is subnormal below -708 where x e^x
-  // is not (45 ulp off, rounded first).
+  // x clamped to [-800, 40]: t and sech2 are 1 and 0 above 40 (in both formats), x e^x is 0
+  // below -800. x e^x is formed before exp's scaling (vm::times_exp): float64 e^x is subnormal
+  // below -708 where x e^x is not (354 ulp off, rounded first); x t serves x >= 0.
   static NNK_INLINE Parts parts(double x) {
     const double xc = vm::clamp_keep_nan(x, -800.0, 40.0);
     const auto red = vm::reduce_exp<double, vm::ExpPolyFor<double, T>>(xc);
