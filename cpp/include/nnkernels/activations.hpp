@@ -386,7 +386,8 @@ struct SwishOf : Transcendental {
   }
   template <class V>
   struct Parts {
-    V z, e, d;  // z's high part; e = e^-|z| (z's low part in the reduction); 1 + e
+    V z, z_neg;  // z's high part; -|z| clamped at kLo (z itself where z < 0 and above kLo)
+    V e, d;      // e = e^-|z| (z's low part in the reduction); 1 + e
     vm::Reduced<V> red;
   };
   template <class V>
@@ -399,7 +400,7 @@ struct SwishOf : Transcendental {
     else
       red = vm::reduce_exp(a, z.hi < T(0) ? z.lo : -z.lo);
     const V e = vm::exp_of<V, kOff>(red);
-    return {z.hi, e, T(1) + e, red};
+    return {z.hi, a, e, T(1) + e, red};
   }
   // y e for z < 0, 0 below kLo (silu: x is -|z| there, and x e rounds to 0 at the clamp).
   // swish's |x| may reach the largest number (beta tiny): above kPlain e is normal and y e
@@ -421,16 +422,15 @@ struct SwishOf : Transcendental {
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> forward(V x) const {
     const Parts<V> p = parts(x);
-    if constexpr (UnitBeta) x = vm::at_least(x, kLo);
-    return vm::keep_nan(p.z, (p.z < T(0) ? times_e(p, x) : x) / p.d);
+    const V y = UnitBeta ? p.z_neg : x;  // silu: x clamped, for x = -inf
+    return vm::keep_nan(p.z, (p.z < T(0) ? times_e(p, y) : x) / p.d);
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, UnitBeta> grad(V x) const {
     const Parts<V> p = parts(x);
     // z < 0: 1 + z is exact near f' = 0 (z = -1.28), where d + z lost d's rounding (5.8 ulp
     // at |f'| = 0.06, 3.6 now); z clamped for silu's x = -inf. z e is 0, not NaN, at z = inf.
-    const V num = p.z < T(0) ? times_e(p, (T(1) + vm::at_least(p.z, kLo)) + p.e)
-                             : p.d + times_vanishing(p.z, p.e);
+    const V num = p.z < T(0) ? times_e(p, (T(1) + p.z_neg) + p.e) : p.d + times_vanishing(p.z, p.e);
     return vm::keep_nan(p.z, num / (p.d * p.d));
   }
 };

@@ -259,17 +259,6 @@ NNK_INLINE V scale_reduced(V y, const Reduced<V>& red) {
     return scale_offset<V, Off>(y, red.k);
 }
 
-// y 2^(k + Up) for the k <= 0 of a reduction, normal for k >= 1 - bias - Up: e^x kept normal
-// where it would be subnormal, for a product that is scaled by 2^-Up last (one rounding).
-template <int Up, class V>
-NNK_INLINE V scale_up(V y, const Reduced<V>& red) {
-  using T = Lane<V>;
-  if constexpr (simd::kHasScalef<V>)
-    return simd::scalef(y, red.kf + T(Up));
-  else
-    return y * pow2<V>(red.k + typename Traits<T>::Bits(Up));
-}
-
 // e^x from its reduction; Off as for scale_reduced (0: k of either sign).
 template <class V, int Off = 0>
 NNK_INLINE V exp_of(const Reduced<V>& red) {
@@ -525,9 +514,9 @@ NNK_INLINE NormalCdfPdf normal_cdf_pdf(float x) {
   const float a = clamp_keep_nan(std::fabs(x), 0.0f, 15.0f);
   const float sq = a * a;
   const Reduced<float> red = reduce_exp(-0.5f * sq);  // >= -112.5: e^r 2^(k + 64) is normal
-  const double gauss = a >= 15.0f ? 0.0
-                                  : double(scale_up<64>(red.exp_r(), red)) * 0x1p-64 *
-                                        (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
+  const float e_up = red.exp_r() * pow2<float>(red.k + 64u);
+  const double gauss =
+      a >= 15.0f ? 0.0 : double(e_up) * 0x1p-64 * (1.0 - 0.5 * double(two_prod_err(a, a, sq)));
   // t = 1/d: a float division (16 lanes) refined by one Newton step in double (error 2^-46).
   const double d = 1.0 + double(a) * 0.35355339059327376220;
   const double t0 = double(1.0f / float(d));
