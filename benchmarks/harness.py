@@ -511,6 +511,10 @@ def environment(threads_used, host: str | None = None) -> dict:
         for m in ("numpy", "torch", "numexpr", "scipy", "sklearn")
     }
     config = nk.show_config(print_out=False)
+    torch = sys.modules.get("torch") or optional("torch")
+    # The ISA level PyTorch's kernels dispatch to (ATEN_CPU_CAPABILITY forces one, as
+    # NNKERNELS_ISA does for nnkernels).
+    torch_isa = torch.backends.cpu.get_cpu_capability() if torch is not None else None
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": host or socket.gethostname(),
@@ -519,6 +523,7 @@ def environment(threads_used, host: str | None = None) -> dict:
         "cpu_flags": isa_flags(),
         "cpu_count": os.cpu_count(),
         "isa": config.get("isa"),
+        "torch_isa": torch_isa,
         "compiler": config.get("compiler"),
         "flags": config.get("flags"),
         "loadavg": load_average(),

@@ -169,13 +169,14 @@ def markdown(rows: list[dict], env: dict, status: dict[str, str], notes: list[st
     """The results page: environment, summary, one table per family and configuration, then
     where nnkernels is slower and every gate result other than ok."""
     v, cpu = env["versions"], env["cpu"]
+    torch_isa = f" (ISA level {env['torch_isa']})" if env.get("torch_isa") else ""
     out = [
         f"# nnkernels benchmarks: {env['host']}",
         "",
         f"{env['date']}; {cpu.get('model name', '?')}, {env['cpu_count']} cores "
         f"({' '.join(env['cpu_flags'])}); nnkernels {env['nnkernels'].get('version')} "
         f"ISA level {env['isa']}, {env['compiler']}; threads {env['threads']}; "
-        + ", ".join(f"{k} {v[k] or 'absent'}" for k in v)
+        + ", ".join(f"{k} {v[k] or 'absent'}{torch_isa if k == 'torch' else ''}" for k in v)
         + f"; load average {env['loadavg']} at start, {env.get('loadavg_end')} at the end; "
         f"{env.get('wall_seconds')} s. Command: `{' '.join(env['argv'])}`.",
         "",

@@ -296,7 +296,7 @@ KernelTable make_table() {
   k.optim = optim_table();
 #define NNK_INFO(name, Type)                                               \
   k.info[int(Act::name)] = {#name, Type<float>::kUlp, Type<float>::kFloor, \
-                            kUlpAnyLevel<Type<float>>,                     \
+                            ulp_any_level<Type<float>>(),                  \
                             HasGradFromOutput<Type<float>, float>::value};
   NNK_ELEMENTWISE_ACTIVATIONS(NNK_INFO)
 #undef NNK_INFO

@@ -45,18 +45,24 @@ struct Transcendental {
 // stay scalar, as do plain-arithmetic methods (simd::ScalarOrVec constrains the templates).
 using simd::ScalarOrVec;
 
-// Whether float computes in float on explicit vectors (AVX-512) in GELU, gelu(tanh) and mish,
-// whose other paths compute in double: their bounds differ (kUlp is per level, as is the whole
-// kernel table).
+// Whether float computes in float on explicit vectors (AVX-512, AVX2) in GELU, gelu(tanh) and
+// mish, whose other paths compute in double: their bounds differ (kUlp is per level, as is the
+// whole kernel table).
 template <class T>
-inline constexpr bool kFloatOnVectors =
-    std::is_same_v<T, float> && simd::kHasScalef<simd::Vec<float>>;
-// The float32 bound over every level: kUlp, or kUlpInFloat where a struct has that path.
+inline constexpr bool kFloatOnVectors = std::is_same_v<T, float> && simd::kHasVectorOps;
+// Whether struct A has that float path (its bound there is kUlpInFloat).
 template <class A, class = void>
-inline constexpr double kUlpAnyLevel = A::kUlp;
+inline constexpr bool kHasFloatPath = false;
 template <class A>
-inline constexpr double kUlpAnyLevel<A, std::void_t<decltype(A::kUlpInFloat)>> =
-    A::kUlpInFloat > A::kUlp ? A::kUlpInFloat : A::kUlp;
+inline constexpr bool kHasFloatPath<A, std::void_t<decltype(A::kUlpInFloat)>> = true;
+// The float32 bound over every level: kUlp, or kUlpInFloat where a struct has that path.
+template <class A>
+constexpr double ulp_any_level() {
+  if constexpr (kHasFloatPath<A>)
+    return A::kUlpInFloat > A::kUlp ? A::kUlpInFloat : A::kUlp;
+  else
+    return A::kUlp;
+}
 
 // min(x, 0), NaN kept: the argument of an exp that only the x <= 0 branch uses.
 template <class V>
@@ -252,11 +258,11 @@ struct Celu : Transcendental {
 };
 
 // x Phi(x) with the exact normal CDF; f' = Phi(x) + x phi(x). Not a function of y. Float on
-// AVX-512 vectors computes in float from vm::gauss_tail (the table lookup needs a 16-lane
-// permute); double, and float on the other levels, from normal_cdf_pdf's double tail (2 ulp).
+// explicit vectors (AVX-512, AVX2) computes in float from vm::gauss_tail (the table lookup
+// needs a permute); double, and float on baseline, from normal_cdf_pdf's double tail (2 ulp).
 template <class T>
 struct Gelu : Transcendental {
-  // Float on AVX-512: 3.01 ulp at most over every float (the forward; the grad 1.34 outside an
+  // Float on vectors: 3.01 ulp at most over every float (the forward; the grad 1.34 outside an
   // eighth of the floor). The double tail: 2.
   static constexpr double kUlpInFloat = 3.5;
   static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
@@ -288,11 +294,11 @@ struct Gelu : Transcendental {
 // x sigma(2u), u = sqrt(2/pi) (x + 0.044715 x^3): PyTorch's approximate="tanh",
 // 0.5 x (1 + tanh u), without the cancellation of 1 + tanh u for x < 0. sigma's tail has
 // relative condition |2u| (up to 104 before it underflows), so 2u must not lose its rounding:
-// double computes in double; float on AVX-512 vectors carries 2u as hi + lo in float (a
+// double computes in double; float on explicit vectors carries 2u as hi + lo in float (a
 // double-float evaluation, ~2.2x faster than converting to double and back).
 template <class T>
 struct GeluTanh : Transcendental {
-  // Float on AVX-512: the forward 2.80 ulp at most over every float; the grad 2.8 ulp outside
+  // Float on vectors: the forward 2.80 ulp at most over every float; the grad 2.8 ulp outside
   // an eighth of its floor. The double evaluation: 2.
   static constexpr double kUlpInFloat = 3;
   static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
@@ -440,15 +446,16 @@ template <class T>
 using Silu = SwishOf<T, true>;
 
 // x tanh(softplus(x)) = x n / (n + 2), n = e^x (e^x + 2); sech^2 = 4 (n + 1) / (n + 2)^2.
-// Double, and float on AVX2 and baseline, compute in double. Float on AVX-512 vectors computes
-// in float (3.3x faster), e = e^x with x clamped to [-150, 20] (beyond 20 the result is x, and
-// the grad 1, in float): for x <= 0, x e (e + 2) / (e (e + 2) + 2) with x e folded into exp's
-// scaling (no subnormal e rounded before the product) and e + 2's rounding error carried; for
-// x >= 0, x - 2x / (n + 2), where n's errors count 2 / (n + 2) times less than in the quotient.
+// Double, and float on baseline, compute in double. Float on explicit vectors computes in float
+// (3.3x faster on AVX-512, 3x on AVX2), e = e^x with x clamped to [-150, 20] (beyond 20 the
+// result is x, and the grad 1, in float): for x <= 0, x e (e + 2) / (e (e + 2) + 2) with x e
+// folded into exp's scaling (no subnormal e rounded before the product) and e + 2's rounding
+// error carried; for x >= 0, x - 2x / (n + 2), where n's errors count 2 / (n + 2) times less
+// than in the quotient.
 // The grad t + 4 x e (e + 1) / (n + 2)^2, t = n / (n + 2).
 template <class T>
 struct Mish : Transcendental {
-  // Float on AVX-512: 3.49 ulp at most over every float (the forward, x = -5.09: a quotient of
+  // Float on vectors: 3.49 ulp at most over every float (the forward, x = -5.09: a quotient of
   // float products; the grad 3.3 where |f'| > 1/4, inside 4 ulp + floor elsewhere).
   static constexpr double kUlpInFloat = 4;
   static constexpr double kUlp = kFloatOnVectors<T> ? kUlpInFloat : 2, kFloor = 4;
@@ -641,13 +648,13 @@ inline constexpr auto kBackwardFromOutput = [](const auto& a, auto d,
 };
 
 // Whether the loops run f(act, operands of types In...) on explicit vectors: where f also takes
-// simd::Vec (the activation's method is a template over scalar or vector) and the level has
-// vscalef (AVX-512, the reason for explicit vectors). Elsewhere the compiler vectorizes the
-// scalar loop (AVX2 and baseline: without vscalef there is little to gain, and it was not
-// measured).
+// simd::Vec (the activation's method is a template over scalar or vector) and either the level
+// has vscalef (AVX-512, the reason for explicit vectors) or A has a float path, which exists on
+// vectors only (GELU, gelu(tanh) and mish, also on AVX2). Elsewhere the compiler
+// vectorizes the scalar loop (the same template: without vscalef little to gain).
 template <class F, class A, class... In>
-inline constexpr bool kOnVectors =
-    (simd::kHasScalef<simd::Vec<In>> && ...) && std::is_invocable_v<F, const A&, simd::Vec<In>...>;
+inline constexpr bool kOnVectors = ((simd::kHasScalef<simd::Vec<In>> && ...) || kHasFloatPath<A>) &&
+                                   std::is_invocable_v<F, const A&, simd::Vec<In>...>;
 
 // out[i] = f(act, in[i]...) for i in [b, e). In place is allowed (an input == out): each
 // element is read before it is written.

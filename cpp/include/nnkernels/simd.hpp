@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -181,7 +181,32 @@ NNK_INLINE Vec<double> widen_fold(Vec<float> v) {
   const auto [lo, hi] = widen(v);
   return lo + hi;
 }
-#else  // explicit vectors run on AVX-512 only: other levels need no tails
+#endif
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+// AVX2 runs explicit vectors only for the float paths of GELU, gelu(tanh) and mish (their table
+// lookup and error-free products are written for vectors): tails as masked moves, fma, lookup16.
+NNK_INLINE __m256i lanes_below(index_t n) {  // the mask of the first n of 8 lanes
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+NNK_INLINE Vec<float> load(const float* p, index_t n) {
+  return _mm256_maskload_ps(p, lanes_below(n));
+}
+NNK_INLINE void store(float* p, Vec<float> v, index_t n) {
+  _mm256_maskstore_ps(p, lanes_below(n), v);
+}
+NNK_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+// table[i % 16] lane by lane: a vpermps from each half of the table (the low 3 bits of i), the
+// blend picking by bit 3 (moved to the sign bit, which vblendvps reads).
+NNK_INLINE Vec<float> lookup16(const float (&table)[16], Vec<std::uint32_t> i) {
+  const __m256i idx = __m256i(i);
+  const __m256 low = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), idx);
+  const __m256 high = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), idx);
+  return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+#endif
+#if !defined(__AVX512F__)  // explicit vectors' sums and widening run on AVX-512 only
 template <class V, class N>
 V first(V v, N n) = delete;
 template <class T>
@@ -196,10 +221,19 @@ template <class V>
 Vec<double> widen_fold(V v) = delete;
 template <class V>
 std::pair<Vec<double>, Vec<double>> widen(V v) = delete;
+#if !(defined(__AVX2__) && defined(__FMA__))
 template <class V>
 V fma(V a, V b, V c) = delete;
 template <class I>
 Vec<float> lookup16(const float (&table)[16], I i) = delete;
+#endif
+#endif
+
+// Whether this level has explicit vectors' tails, fma and lookup16 (AVX-512, AVX2 with FMA).
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+inline constexpr bool kHasVectorOps = true;
+#else
+inline constexpr bool kHasVectorOps = false;
 #endif
 
 // AVX-512 instructions for the explicit vectors: vscalef, y * 2^k for integral k (elsewhere
