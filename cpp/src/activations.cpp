@@ -167,7 +167,8 @@ void log_softmax_rows(const T* x, T* y, index_t rows, index_t n) {
         const T* xr = x + (r0 + i) * n;
         T* yr = y + (r0 + i) * n;
         maxima[i] = row_max_skipping_nan(xr, n, std::integral_constant<index_t, 1>{});
-        const double sum = vm::exp_sum_store(xr, maxima[i], yr, n);
+        const auto next = vm::next_row(xr, yr, n, r0 + i + 1 < e);
+        const double sum = vm::exp_sum_store(xr, maxima[i], yr, n, next);
         logs[i] = vm::sum_minus_one<T>(sum, n, [&](index_t k) { return yr[k]; });
       }
 #pragma omp simd
@@ -195,7 +196,7 @@ void softmax_kernel(const T* x, T* y, ChannelShape s) {
     constexpr bool kContiguous = std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>;
     double sum = 0;
     if constexpr (kContiguous && !Log) {
-      sum = vm::exp_sum_store(xr, m, yr, n);
+      sum = vm::exp_sum_store(xr, m, yr, n, vm::next_row(xr, yr, n, o + 1 < s.outer));
     } else {
 #pragma omp simd reduction(+ : sum)
       for (index_t k = 0; k < n; ++k) {

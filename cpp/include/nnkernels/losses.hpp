@@ -396,8 +396,10 @@ struct CrossEntropy : RowBase<T> {
         b.maxima[r] = m;
         b.A[r] = ab.A;
         b.B[r] = ab.B;
-        T* dst = row_store(this->a.grad ? this->a.grad + (r0 + r) * C : nullptr, C);
-        const double S = vm::exp_sum_store(z + r * C, m, dst, C);
+        T* g = this->a.grad ? this->a.grad + (r0 + r) * C : nullptr;
+        T* dst = row_store(g, C);
+        const auto next = vm::next_row(z + r * C, g, C, r0 + r + 1 < this->a.rows);
+        const double S = vm::exp_sum_store(z + r * C, m, dst, C, next);
         b.sums_minus_one[r] = vm::sum_minus_one<T>(S, C, [&](index_t k) { return dst[k]; });
       }
     }

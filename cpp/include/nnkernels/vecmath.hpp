@@ -674,6 +674,25 @@ NNK_INLINE T max_sweep(const T* x, index_t n) {
   }
 }
 
+// The next row's input and output (either may be null), for exp_sum_store to prefetch where
+// there is a next row and rows take up to 256 KB: a long row comes from memory for its first
+// pass (the max) and is swept again from L2, and without prefetching the memory sat idle
+// meanwhile. float32 (256, 32000), caches evicted between calls, medians: cross_entropy 2800 ->
+// 2030 us on 1 thread, 1607 -> 1513 on 2; log_softmax 2590 -> 1990, 1541 -> 1388. Prefetching
+// the output too serves the stores' reads for ownership (2060 -> 1935 us, warm). With the input
+// prefetched, rows of 512 KB ran 6 % faster, of 1 MB the same, of 2 MB 5 % slower: the bound
+// keeps the row, its output and the next within a 1 MB L2.
+template <class T>
+struct NextRow {
+  const T* in;
+  T* out;
+};
+template <class T>
+NNK_INLINE NextRow<T> next_row(const T* in, T* out, index_t n, bool has_next) {
+  if (!has_next || n * index_t(sizeof(T)) > 256 * 1024) return {nullptr, nullptr};
+  return {in + n, out ? out + n : nullptr};
+}
+
 // The sweep of softmax and cross-entropy: dst[k] = e^(z[k] - m) for a row of n (m >= its
 // maximum), returning the sum in double. On AVX-512 explicit vectors, so exp scales with
 // vscalef, two at a time into two double accumulators (cross_entropy (1024, 1000): 1.12x the
@@ -681,14 +700,24 @@ NNK_INLINE T max_sweep(const T* x, index_t n) {
 // vectors first was 1.1x faster still, but rounds a small e^(z - m) sharing a lane with the
 // row's 1 to 2^-24, and log S of a confident row (S = 1 + tiny) lost its relative accuracy.
 // The order of the sum is fixed by n alone. dst may be z. For log S, see sum_minus_one.
+// next (see next_row): the next row's input and output, prefetched into L2 meanwhile (on
+// AVX-512: the auto-vectorized loop elsewhere has no place for one prefetch per cache line).
 template <class T>
-NNK_INLINE double exp_sum_store(const T* z, T m, T* dst, index_t n) {
+NNK_INLINE double exp_sum_store(const T* z, T m, T* dst, index_t n, NextRow<T> next = {}) {
   using V = simd::Vec<T>;
   if constexpr (simd::kHasScalef<V>) {
     constexpr index_t L = simd::kLanes<T>;
     simd::Vec<double> acc0{}, acc1{};
     index_t k = 0;
     for (; k + 2 * L <= n; k += 2 * L) {
+      if (next.in) {  // a cache line per vector, into L2 (locality 2: prefetcht1)
+        __builtin_prefetch(next.in + k, 0, 2);
+        __builtin_prefetch(next.in + k + L, 0, 2);
+      }
+      if (next.out) {  // for writing
+        __builtin_prefetch(next.out + k, 1, 2);
+        __builtin_prefetch(next.out + k + L, 1, 2);
+      }
       const V e0 = exp_nonpositive(simd::load(z + k, simd::Full{}) - m);
       const V e1 = exp_nonpositive(simd::load(z + k + L, simd::Full{}) - m);
       simd::store(dst + k, e0, simd::Full{});
