@@ -514,7 +514,9 @@ def environment(threads_used, host: str | None = None) -> dict:
     torch = sys.modules.get("torch") or optional("torch")
     # The ISA level PyTorch's kernels dispatch to (ATEN_CPU_CAPABILITY forces one, as
     # NNKERNELS_ISA does for nnkernels).
-    torch_isa = torch.backends.cpu.get_cpu_capability() if torch is not None else None
+    capability = getattr(getattr(torch, "backends", None), "cpu", None)
+    capability = getattr(capability, "get_cpu_capability", None)
+    torch_isa = capability() if capability is not None else None
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": host or socket.gethostname(),

@@ -398,7 +398,10 @@ struct CrossEntropy : RowBase<T> {
         b.B[r] = ab.B;
         T* g = this->a.grad ? this->a.grad + (r0 + r) * C : nullptr;
         T* dst = row_store(g, C);
-        const auto next = vm::next_row(z + r * C, g, C, r0 + r + 1 < this->a.rows);
+        const index_t after = r0 + r + 1;  // not prefetched where it will be skipped
+        const bool has_next =
+            after < this->a.rows && !(this->a.labels && this->a.labels[after] == ignore);
+        const auto next = vm::next_row(z + r * C, g, C, has_next);
         const double S = vm::exp_sum_store(z + r * C, m, dst, C, next);
         b.sums_minus_one[r] = vm::sum_minus_one<T>(S, C, [&](index_t k) { return dst[k]; });
       }

@@ -184,15 +184,18 @@ NNK_INLINE Vec<double> widen_fold(Vec<float> v) {
 #endif
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 // AVX2 runs explicit vectors only for the float paths of GELU, gelu(tanh) and mish (their table
-// lookup and error-free products are written for vectors): tails as masked moves, fma, lookup16.
-NNK_INLINE __m256i lanes_below(index_t n) {  // the mask of the first n of 8 lanes
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+// lookup and error-free products are written for vectors): tails, fma, lookup16. Tails go
+// through a buffer on the stack, not vmaskmovps: AMD documents faults on its masked-off
+// elements as implementation dependent, and a tail may end next to an unmapped page.
 NNK_INLINE Vec<float> load(const float* p, index_t n) {
-  return _mm256_maskload_ps(p, lanes_below(n));
+  float lanes[kLanes<float>] = {};
+  std::memcpy(lanes, p, static_cast<size_t>(n) * sizeof(float));
+  return load(lanes, Full{});
 }
 NNK_INLINE void store(float* p, Vec<float> v, index_t n) {
-  _mm256_maskstore_ps(p, lanes_below(n), v);
+  float lanes[kLanes<float>];
+  store(lanes, v, Full{});
+  std::memcpy(p, lanes, static_cast<size_t>(n) * sizeof(float));
 }
 NNK_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) {
   return _mm256_fmadd_ps(a, b, c);
