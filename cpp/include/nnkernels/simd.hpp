@@ -10,8 +10,12 @@
 #include <type_traits>
 #include <utility>
 
+// Levels with explicit vectors' tails, fma and lookup16: AVX-512, and AVX2 with FMA.
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define NNK_VECTOR_OPS 1
 #include <immintrin.h>
+#else
+#define NNK_VECTOR_OPS 0
 #endif
 
 #include "nnkernels/dispatch.hpp"
@@ -182,7 +186,7 @@ NNK_INLINE Vec<double> widen_fold(Vec<float> v) {
   return lo + hi;
 }
 #endif
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#if NNK_VECTOR_OPS && !defined(__AVX512F__)
 // AVX2 runs explicit vectors only for the float paths of GELU, gelu(tanh) and mish (their table
 // lookup and error-free products are written for vectors): tails, fma, lookup16. Tails go
 // through a buffer on the stack, not vmaskmovps: AMD documents faults on its masked-off
@@ -224,20 +228,16 @@ template <class V>
 Vec<double> widen_fold(V v) = delete;
 template <class V>
 std::pair<Vec<double>, Vec<double>> widen(V v) = delete;
-#if !(defined(__AVX2__) && defined(__FMA__))
+#endif
+#if !NNK_VECTOR_OPS
 template <class V>
 V fma(V a, V b, V c) = delete;
 template <class I>
 Vec<float> lookup16(const float (&table)[16], I i) = delete;
 #endif
-#endif
 
-// Whether this level has explicit vectors' tails, fma and lookup16 (AVX-512, AVX2 with FMA).
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-inline constexpr bool kHasVectorOps = true;
-#else
-inline constexpr bool kHasVectorOps = false;
-#endif
+// Whether this level has explicit vectors' tails, fma and lookup16.
+inline constexpr bool kHasVectorOps = NNK_VECTOR_OPS;
 
 // AVX-512 instructions for the explicit vectors: vscalef, y * 2^k for integral k (elsewhere
 // kHasScalef<V> is false and vecmath scales through the exponent bits), and vmaxps / vminps.

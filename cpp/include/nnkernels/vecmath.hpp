@@ -284,7 +284,7 @@ NNK_INLINE V exp_nonpositive(V x) {
   return exp_of<V, F::kScaleOffset>(reduce_exp<V, Poly>(x));
 }
 
-// a b + c rounded once where the level has FMA (explicit vectors: AVX-512), else a b + c.
+// a b + c rounded once where the level has FMA (explicit vectors: AVX-512, AVX2), else a b + c.
 template <class V>
 NNK_INLINE V fma(V a, V b, V c) {
   if constexpr (simd::kIsVector<V>)
@@ -692,6 +692,13 @@ NNK_INLINE NextRow<T> next_row(const T* in, T* out, index_t n, bool has_next) {
   if (!has_next || n * index_t(sizeof(T)) > 256 * 1024) return {nullptr, nullptr};
   return {in + n, out ? out + n : nullptr};
 }
+// The cache line at element k of the next row's input and output, into L2 (locality 2:
+// prefetcht1), the output's for writing.
+template <class T>
+NNK_INLINE void prefetch_line(NextRow<T> next, index_t k) {
+  if (next.in) __builtin_prefetch(next.in + k, 0, 2);
+  if (next.out) __builtin_prefetch(next.out + k, 1, 2);
+}
 
 // The sweep of softmax and cross-entropy: dst[k] = e^(z[k] - m) for a row of n (m >= its
 // maximum), returning the sum in double. On AVX-512 explicit vectors, so exp scales with
@@ -710,14 +717,8 @@ NNK_INLINE double exp_sum_store(const T* z, T m, T* dst, index_t n, NextRow<T> n
     simd::Vec<double> acc0{}, acc1{};
     index_t k = 0;
     for (; k + 2 * L <= n; k += 2 * L) {
-      if (next.in) {  // a cache line per vector, into L2 (locality 2: prefetcht1)
-        __builtin_prefetch(next.in + k, 0, 2);
-        __builtin_prefetch(next.in + k + L, 0, 2);
-      }
-      if (next.out) {  // for writing
-        __builtin_prefetch(next.out + k, 1, 2);
-        __builtin_prefetch(next.out + k + L, 1, 2);
-      }
+      prefetch_line(next, k);  // a vector is a cache line
+      prefetch_line(next, k + L);
       const V e0 = exp_nonpositive(simd::load(z + k, simd::Full{}) - m);
       const V e1 = exp_nonpositive(simd::load(z + k + L, simd::Full{}) - m);
       simd::store(dst + k, e0, simd::Full{});
