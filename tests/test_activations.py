@@ -289,6 +289,27 @@ SMALL_LINEAR = {  # f(x) ~ c x near 0: subnormal inputs must not flush to zero
 }
 
 
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_results_do_not_depend_on_the_position_in_the_loop(isa, dtype, name, params):
+    """Each element alone (the loops' remainder) gives the bits it gets inside a long array
+    (their vector body): a value does not change with the array's length or alignment, and
+    streamed outputs (tests/test_streaming.py) can split a call into blocks. NaNs of either sign."""
+    x = sweep(dtype)[::25]
+    dy = np.random.default_rng(5).uniform(-2, 2, x.shape).astype(dtype)
+    fwd, grad, bwd = (getattr(nk, name + s) for s in ("", "_grad", "_backward"))
+    with np.errstate(all="ignore"):
+        for what, call in (
+            ("forward", lambda s: fwd(x[s], **params)),
+            ("grad", lambda s: grad(x[s], **params)),
+            ("backward", lambda s: bwd(dy[s], x=x[s], **params)),
+        ):
+            whole = call(slice(None))
+            alone = np.concatenate([call(slice(i, i + 1)) for i in range(x.size)])
+            nan = np.isnan(whole)
+            assert np.array_equal(np.isnan(alone), nan), (name, what)
+            assert alone[~nan].tobytes() == whole[~nan].tobytes(), (name, what, x[alone != whole])
+
+
 @pytest.mark.parametrize("name", sorted(SMALL_LINEAR))
 def test_subnormal_inputs_keep_their_value(isa, dtype, name):
     fi = np.finfo(dtype)

@@ -37,6 +37,14 @@ PYBIND11_MODULE(_core, m) {
       "Set the threads kernels use (0 restores the default).", py::arg("n"));
   m.def("in_forked_child", &nnk::in_forked_child,
         "Whether this process is a fork() child of the importer (kernels then run serial).");
+  m.def("last_level_cache_bytes", &nnk::last_level_cache_bytes,
+        "The size of the largest CPU cache (0 when unknown).");
+  m.def("streaming_threshold", &nnk::streaming_threshold,
+        "Bytes of a call's arrays above which its output is written by non-temporal stores.");
+  m.def(
+      "set_streaming_threshold", [](nnk::index_t bytes) { nnk::set_streaming_threshold(bytes); },
+      "Set streaming_threshold() (a negative value restores the default; tests, benchmarks).",
+      py::arg("bytes"));
   m.attr("ISA_LEVELS") = NNK_ISA_LEVELS;
   m.attr("COMPILER") = NNK_COMPILER;
   m.attr("FLAGS") = NNK_FLAGS;

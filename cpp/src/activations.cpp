@@ -12,14 +12,18 @@ namespace nnk {
 namespace NNK_ISA {
 namespace {
 
-// out[i] = f(act, in[i]...) for every i in [0, n), in parallel chunks (map_range). Each chunk
-// constructs its own copy of the activation so its parameters stay in registers (a shared one
-// may alias `out` to the compiler).
+// out[i] = f(act, in[i]...) for every i in [0, n), in parallel chunks (map_range), large
+// outputs by non-temporal stores (simd::streams). Each chunk constructs its own copy of the
+// activation so its parameters stay in registers (a shared one may alias `out` to the compiler).
 template <template <class> class Act, class T, class F, class... In>
 void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
+  const bool stream = simd::streams(out, n, in...);
   parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
     const Act<T> act(p);
-    map_range(act, f, b, e, out, in...);
+    if (stream)
+      map_range_streamed(act, f, b, e, out, in...);
+    else
+      map_range(act, f, b, e, out, in...);
   });
 }
 

@@ -4,10 +4,13 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -116,6 +119,47 @@ void install_fork_handler() {
   if (installed.exchange(true)) return;
   g_default_threads.store(omp_get_max_threads());
   pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true); });
+}
+
+// The size of the largest cache of CPU 0, from Linux's sysfs (sysconf's figure can be the
+// whole package's: 384 MB on this VM, whose L3 is 32 MB), else sysconf, else 0.
+index_t last_level_cache_bytes() {
+  static const index_t bytes = [] {
+    index_t largest = 0;
+    for (int i = 0; i < 8; ++i) {
+      std::ifstream size_file("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) +
+                              "/size");
+      std::string size;
+      if (!(size_file >> size)) break;
+      const index_t unit = size.back() == 'K' ? 1 << 10 : size.back() == 'M' ? 1 << 20 : 1;
+      largest = std::max<index_t>(largest, std::atoll(size.c_str()) * unit);
+    }
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+    if (largest == 0) largest = std::max<long>(0, sysconf(_SC_LEVEL3_CACHE_SIZE));
+#endif
+    return largest;
+  }();
+  return bytes;
+}
+
+// Outputs stream once the call's arrays together exceed twice the last-level cache: below
+// that, what one call leaves in the cache serves the next (float32 relu, two threads: 4M
+// elements 0.68x as fast with non-temporal stores, 8M 0.93x, 16M 1.13x). Unknown cache: never.
+namespace {
+index_t default_streaming_threshold() {
+  const index_t llc = last_level_cache_bytes();
+  return llc > 0 ? 2 * llc : std::numeric_limits<index_t>::max();
+}
+std::atomic<index_t> g_streaming_threshold{-1};
+}  // namespace
+
+index_t streaming_threshold() {
+  const index_t t = g_streaming_threshold.load(std::memory_order_relaxed);
+  return t >= 0 ? t : default_streaming_threshold();
+}
+
+void set_streaming_threshold(index_t bytes) {
+  g_streaming_threshold.store(bytes < 0 ? -1 : bytes, std::memory_order_relaxed);
 }
 
 }  // namespace nnk

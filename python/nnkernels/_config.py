@@ -63,7 +63,8 @@ def threads(n: int) -> Iterator[None]:
 
 
 def show_config(print_out: bool = True) -> dict:
-    """Report the ISA level, OpenMP threads, compiler and flags; printed and returned as a dict."""
+    """Report the ISA level, OpenMP threads, the cache size behind non-temporal stores, compiler
+    and flags; printed and returned as a dict."""
     levels = _core.ISA_LEVELS.split(",")
     config = {
         "version": __import__("nnkernels").__version__,
@@ -75,6 +76,8 @@ def show_config(print_out: bool = True) -> dict:
         "threads_requested": _core.requested_threads() or "default",
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "cpu_count": os.cpu_count(),
+        "last_level_cache_bytes": _core.last_level_cache_bytes(),
+        "streaming_threshold_bytes": _core.streaming_threshold(),
         "openmp": _core.OPENMP,
         "compiler": _core.COMPILER,
         "flags": _core.FLAGS,

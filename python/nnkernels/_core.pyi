@@ -48,6 +48,10 @@ def isa_supported(name: str) -> bool:
     """
     Whether an ISA level is compiled in and supported by this CPU.
     """
+def last_level_cache_bytes() -> int:
+    """
+    The size of the largest CPU cache (0 when unknown).
+    """
 def loss_pointwise(op: typing.SupportsInt | typing.SupportsIndex, pred: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, grad: typing.Any, values: typing.Any, scale: typing.SupportsFloat | typing.SupportsIndex, p0: typing.SupportsFloat | typing.SupportsIndex, p1: typing.SupportsFloat | typing.SupportsIndex, p2: typing.SupportsFloat | typing.SupportsIndex) -> float:
     """
     One pass of pointwise loss op: writes grad (scaled) and values when given; returns the sum of the values.
@@ -80,6 +84,10 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Set the threads kernels use (0 restores the default).
     """
+def set_streaming_threshold(bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Set streaming_threshold() (a negative value restores the default; tests, benchmarks).
+    """
 def softmax(x: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, out: typing.Any, log: bool, fn: typing.Any) -> typing.Any:
     """
     Softmax (or log-softmax) along axis.
@@ -87,6 +95,10 @@ def softmax(x: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, out:
 def softmax_backward(dy: typing.Any, y: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, out: typing.Any, log: bool, fn: typing.Any) -> typing.Any:
     """
     Backward of softmax (or log-softmax) from y.
+    """
+def streaming_threshold() -> int:
+    """
+    Bytes of a call's arrays above which its output is written by non-temporal stores.
     """
 def unary(op: typing.SupportsInt | typing.SupportsIndex, mode: typing.SupportsInt | typing.SupportsIndex, x: typing.Any, out: typing.Any, p0: typing.SupportsFloat | typing.SupportsIndex, p1: typing.SupportsFloat | typing.SupportsIndex, p2: typing.SupportsFloat | typing.SupportsIndex, fn: typing.Any) -> typing.Any:
     """

@@ -107,7 +107,12 @@ NNK_INLINE vm::SigmoidPair<V> sigmoid_pair(Split<V> z) {
 template <class T>
 struct Identity : Cheap {
   explicit Identity(const Params&) {}
-  NNK_INLINE T forward(T x) const { return x; }
+  // A template, so AVX-512 copies on explicit vectors, straight to a streamed output (no
+  // block buffer): float32, 16M elements, 1 thread, 2.6 ms, PyTorch's copy_ 3.3.
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    return x;
+  }
   NNK_INLINE T grad(T x) const { return vm::keep_nan(x, T(1)); }
   NNK_INLINE T grad_from_output(T y) const { return grad(y); }
 };
@@ -285,8 +290,10 @@ struct Gelu : Transcendental {
       const V s = vm::times_exp(x < T(0) ? d + t.p : d - t.p, t.gauss);
       return x < T(0) ? s : s + T(1);
     } else {
+      // An explicit fma: contracted only where the compiler sees no select between the product
+      // and the sum, the loop's scalar remainder rounded once and its vector body twice.
       const auto c = vm::normal_cdf_pdf(x);
-      return T(c.cdf + times_vanishing(double(x), c.pdf));
+      return T(c.pdf == 0 ? c.cdf : vm::fma(double(x), c.pdf, c.cdf));
     }
   }
 };
@@ -663,6 +670,22 @@ NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const
   static_assert((std::is_same_v<In, T> && ...), "one element type: vectors step by T's lanes");
   simd::for_each<kOnVectors<F, A, In...>, T>(
       b, e, [&](index_t i, auto n) { simd::store(out + i, f(act, simd::load(in + i, n)...), n); });
+}
+
+// map_range writing out by non-temporal stores (simd::streams): straight from explicit vectors,
+// through write_streamed's buffer from the compiler's loops.
+template <class T, class A, class F, class... In>
+NNK_INLINE void map_range_streamed(const A& act, F f, index_t b, index_t e, T* out,
+                                   const In*... in) {
+  if constexpr (kOnVectors<F, A, In...>) {
+    simd::for_each_streamed<T>(b, e, out, [&](index_t i, auto n) {
+      simd::store(out + i, f(act, simd::load(in + i, n)...), n);
+    });
+  } else {
+    simd::write_streamed(out, b, e, [&](T* dst, index_t i, index_t len) {
+      map_range(act, f, 0, len, dst, (in + i)...);
+    });
+  }
 }
 
 }  // namespace NNK_ISA

@@ -279,4 +279,9 @@ void set_requested_threads(int);  // also sets the calling thread's OpenMP ICV
 void install_fork_handler();
 bool in_forked_child();
 
+// ---- non-temporal stores (dispatch.cpp); used by simd::streams inside every ISA object ----
+index_t last_level_cache_bytes();       // the largest cache's size, 0 when unknown
+index_t streaming_threshold();          // bytes of a call's arrays above which its output streams
+void set_streaming_threshold(index_t);  // < 0: back to the default (tests and benchmarks)
+
 }  // namespace nnk

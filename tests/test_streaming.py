@@ -1,0 +1,87 @@
+"""Outputs written by non-temporal stores (calls whose arrays exceed twice the last-level cache)
+give the same bits as plain stores (NaNs of either sign): every elementwise kernel, forward,
+derivative and both backward forms, on every ISA level, for outputs that start anywhere in a
+cache line and end in part of a vector, on one and two threads. The threshold is lowered so that
+small arrays stream."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from nnkernels import _core
+from nnkernels.activations import SPECS
+
+from .checks import sweep
+
+NEVER = 2**62
+
+
+@pytest.fixture
+def streaming_everything():
+    """Every call above 0 bytes streams; the default threshold comes back afterwards."""
+    _core.set_streaming_threshold(0)
+    yield
+    _core.set_streaming_threshold(-1)
+
+
+def _same(got, want):
+    """Bit for bit, except that a NaN may differ in sign and payload (the compiler's loops give
+    an element in the vector body and in the scalar remainder NaNs of either sign)."""
+    nan = np.isnan(want)
+    return np.array_equal(nan, np.isnan(got)) and got[~nan].tobytes() == want[~nan].tobytes()
+
+
+def _calls(name, x, dy):
+    fwd, grad, bwd = (getattr(nk, name + s) for s in ("", "_grad", "_backward"))
+    calls = {
+        "forward": lambda out: fwd(x, out=out),
+        "backward(x=)": lambda out: bwd(dy, x=x, out=out),
+    }
+    calls["grad"] = lambda out: np.copyto(out, grad(x))  # grad has no out=: a fresh output
+    if nk.activations.get(name).from_output:
+        y = fwd(x)
+        calls["backward(y=)"] = lambda out: bwd(dy, y=y, out=out)
+    return calls
+
+
+@pytest.mark.parametrize("name", [s.name for s in SPECS])
+def test_streamed_outputs_have_the_same_bits(isa, dtype, name, streaming_everything):
+    rng = np.random.default_rng(3)
+    values = rng.permutation(sweep(dtype))  # the whole real line with its special values
+    n = 70_001  # two threads' chunks, many 4 KB blocks and a part vector
+    for offset in (0, 1, 5):  # the output's first element at 3 places of a cache line
+        x = np.resize(values, n + offset)[offset:]
+        dy = rng.uniform(-2, 2, x.shape).astype(dtype)
+        for what, call in _calls(name, x, dy).items():
+            got = np.empty(n + offset, dtype)[offset:]
+            want = np.empty_like(got)
+            for threads in (1, 2):
+                with nk.threads(threads):
+                    call(got)
+                    _core.set_streaming_threshold(NEVER)
+                    call(want)
+                    _core.set_streaming_threshold(0)
+                assert _same(got, want), (name, what, offset, threads)
+
+
+def test_in_place_and_fresh_outputs_under_streaming(isa, dtype, streaming_everything):
+    x = np.linspace(-6, 6, 50_001, dtype=dtype)
+    want = nk.sigmoid(x.copy())
+    inplace = x.copy()
+    assert nk.sigmoid(inplace, out=inplace) is inplace  # in place: plain stores, same values
+    assert _same(inplace, want)
+    _core.set_streaming_threshold(NEVER)
+    assert _same(nk.sigmoid(x), want)
+
+
+def test_threshold_setting_and_default():
+    llc = _core.last_level_cache_bytes()
+    default = _core.streaming_threshold()
+    assert default == (2 * llc if llc > 0 else 2**63 - 1)
+    _core.set_streaming_threshold(12345)
+    assert _core.streaming_threshold() == 12345
+    assert nk.show_config(print_out=False)["streaming_threshold_bytes"] == 12345
+    _core.set_streaming_threshold(-1)
+    assert _core.streaming_threshold() == default
