@@ -1,8 +1,8 @@
 """Outputs written by non-temporal stores (calls whose arrays exceed twice the last-level cache)
 give the same bits as plain stores (NaNs of either sign): every elementwise kernel, forward,
-derivative and both backward forms, on every ISA level, for outputs that start anywhere in a
-cache line and end in part of a vector, on one and two threads. The threshold is lowered so that
-small arrays stream."""
+derivative and both backward forms, and softmax's and log_softmax's backward, on every ISA
+level, for outputs that start anywhere in a cache line and end in part of a vector, on one and
+two threads. The threshold is lowered so that small arrays stream."""
 
 from __future__ import annotations
 
@@ -85,3 +85,23 @@ def test_threshold_setting_and_default():
     assert nk.show_config(print_out=False)["streaming_threshold_bytes"] == 12345
     _core.set_streaming_threshold(-1)
     assert _core.streaming_threshold() == default
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_streamed_softmax_backward_has_the_same_bits(isa, dtype, name, streaming_everything):
+    """Rows of every length class (a tail, a part line, many lines) starting anywhere."""
+    rng = np.random.default_rng(4)
+    fwd, bwd = getattr(nk, name), getattr(nk, name + "_backward")
+    for rows, classes, offset in ((300, 1000, 0), (257, 37, 3), (40, 4099, 1)):
+        size = rows * classes
+        y = fwd(rng.standard_normal((rows, classes)).astype(dtype))
+        dy = rng.uniform(-2, 2, (rows, classes)).astype(dtype)
+        got = np.empty(size + offset, dtype)[offset:].reshape(rows, classes)
+        want = np.empty_like(got)
+        for threads in (1, 2):
+            with nk.threads(threads):
+                bwd(dy, y=y, out=got)
+                _core.set_streaming_threshold(NEVER)
+                bwd(dy, y=y, out=want)
+                _core.set_streaming_threshold(0)
+            assert _same(got, want), (name, rows, classes, offset, threads)

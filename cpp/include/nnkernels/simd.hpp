@@ -320,9 +320,11 @@ NNK_INLINE void store_streaming(T* p, Vec<T> v) {
   std::memcpy(p, &v, sizeof v);
 #endif
 }
+// The streamed lines reach memory before another thread or the caller reads them
+// (parallel_for fences after each chunk).
 NNK_INLINE void fence_streaming() {
 #if defined(__SSE2__)
-  _mm_sfence();  // the streamed lines reach memory before another thread or the caller reads
+  _mm_sfence();
 #endif
 }
 
@@ -347,7 +349,6 @@ NNK_INLINE void for_each_streamed(index_t b, index_t e, const T* out, Body&& bod
   index_t i = b + head;
   for (; i + kLanes<T> <= e; i += kLanes<T>) body(i, Streamed{});
   if (i < e) body(i, e - i);
-  fence_streaming();
 }
 
 // Copies n elements from src to dst, whole vectors by non-temporal stores (dst kBytes-aligned),
@@ -375,7 +376,6 @@ NNK_INLINE void write_streamed(T* out, index_t b, index_t e, Fill&& fill) {
     fill(block, i, len);
     copy_streaming(out + i, block, len);
   }
-  fence_streaming();
 }
 
 }  // namespace simd
