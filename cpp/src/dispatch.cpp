@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -131,7 +133,12 @@ index_t last_level_cache_bytes() {
                               "/size");
       std::string size;
       if (!(size_file >> size)) break;
-      const index_t unit = size.back() == 'K' ? 1 << 10 : size.back() == 'M' ? 1 << 20 : 1;
+      const int suffix = std::toupper(static_cast<unsigned char>(size.back()));
+      const index_t unit = suffix == 'K'          ? index_t(1) << 10
+                           : suffix == 'M'        ? index_t(1) << 20
+                           : suffix == 'G'        ? index_t(1) << 30
+                           : std::isdigit(suffix) ? 1
+                                                  : 0;  // a unit we do not know: no figure
       largest = std::max<index_t>(largest, std::atoll(size.c_str()) * unit);
     }
 #if defined(_SC_LEVEL3_CACHE_SIZE)

@@ -22,10 +22,11 @@ enum Grain : index_t {
 // Runs body(begin, end) over [0, n). Chunks are about eight per thread, scheduled dynamically,
 // so a core that is busy with another process does not stall the call; element ranges (grain
 // >= 64) start on cache-line multiples, row ranges (small grains) may be as short as one row.
-// Every chunk ends with simd::fence_streaming: the non-temporal stores of a streamed output
-// (simd::streams) are visible once the call returns. A fence per chunk, not per row: each
-// waits for the stores before it to reach memory (one per row made softmax backward at
-// (4096, 100) 11x slower).
+// Every chunk ends with simd::fence_streaming (sfence), so the non-temporal stores of a streamed
+// output (simd::streams) are ordered before the stores of OpenMP's barrier and visible once the
+// call returns; cheap where nothing streamed. Once per chunk, not per row: an sfence waits for
+// the weakly ordered stores before it (one per row made softmax backward at (4096, 100) 11x
+// slower).
 template <class Body>
 void parallel_for(index_t n, index_t grain, Body&& body) {
   int threads = n >= 2 * grain ? effective_threads() : 1;

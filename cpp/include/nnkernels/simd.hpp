@@ -276,16 +276,20 @@ V scalef(V y, V k) = delete;
 
 // ---- Non-temporal stores, for outputs of calls whose arrays far exceed the last-level cache ----
 // A plain store first reads its cache line into the cache to own it, so an output written
-// once costs two memory transfers; a non-temporal store sends whole lines to memory and leaves
-// the caches alone. Float32, 16M elements, 1 thread: relu 3050 -> 2600 us, dy * f'(x) 4640 ->
-// 3370 us (cpp/tools/stream_stores.cpp); in place, where the line was just read, plain stores
-// win (1M-4M elements: 1.8-2x).
+// once costs two memory transfers; non-temporal stores filling a line send it to memory
+// without that read and leave the caches alone. Float32, 16M elements, 1 thread: relu 3050 -> 2600
+// us, dy * f'(x) 4640 -> 3370 us (cpp/tools/stream_stores.cpp); in place, where the line was just
+// read, plain stores win (1M-4M elements: 1.8-2x).
 
 // Whether a call that writes n elements at out and reads them from the arrays `in` streams its
-// output: the arrays together exceed streaming_threshold() bytes (dispatch.cpp), out is not an
-// input (in place, plain stores) and is aligned to its elements (so whole lines can be found).
+// output: the level has non-temporal stores (x86), the arrays together exceed
+// streaming_threshold() bytes (dispatch.cpp), out is not an input (in place, plain stores) and
+// is aligned to its elements (so vector and line boundaries can be reached).
 template <class T, class... In>
 NNK_INLINE bool streams(const T* out, index_t n, const In*... in) {
+#if !defined(__SSE2__)
+  return false;
+#endif
   return index_t(sizeof(T)) * n * index_t(1 + sizeof...(In)) > streaming_threshold() &&
          ((static_cast<const void*>(in) != out) && ...) &&
          reinterpret_cast<std::uintptr_t>(out) % sizeof(T) == 0;
