@@ -20,10 +20,7 @@ void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
   const bool stream = simd::streams(out, n, in...);
   parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
     const Act<T> act(p);
-    if (stream)
-      map_range_streamed(act, f, b, e, out, in...);
-    else
-      map_range(act, f, b, e, out, in...);
+    map_range_streamed(stream, act, f, b, e, out, in...);
   });
 }
 
@@ -249,10 +246,7 @@ void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
         else
           return yk * (dyk - d);
       };
-      if (stream)
-        map_range_streamed(NoParameters{}, dx_of, 0, n, dxr, dyr, yr);
-      else
-        map_range(NoParameters{}, dx_of, 0, n, dxr, dyr, yr);
+      map_range_streamed(stream, NoParameters{}, dx_of, 0, n, dxr, dyr, yr);
     } else {
       double dot = 0;
 #pragma omp simd reduction(+ : dot)

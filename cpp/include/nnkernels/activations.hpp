@@ -672,12 +672,14 @@ NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const
       b, e, [&](index_t i, auto n) { simd::store(out + i, f(act, simd::load(in + i, n)...), n); });
 }
 
-// map_range writing out by non-temporal stores (simd::streams): straight from explicit vectors,
-// through write_streamed's buffer from the compiler's loops.
+// map_range, writing out by non-temporal stores where `stream` (simd::streams): straight from
+// explicit vectors, through write_streamed's buffer from the compiler's loops.
 template <class T, class A, class F, class... In>
-NNK_INLINE void map_range_streamed(const A& act, F f, index_t b, index_t e, T* out,
+NNK_INLINE void map_range_streamed(bool stream, const A& act, F f, index_t b, index_t e, T* out,
                                    const In*... in) {
-  if constexpr (kOnVectors<F, A, In...>) {
+  if (!stream) {
+    map_range(act, f, b, e, out, in...);
+  } else if constexpr (kOnVectors<F, A, In...>) {
     simd::for_each_streamed<T>(b, e, out, [&](index_t i, auto n) {
       simd::store(out + i, f(act, simd::load(in + i, n)...), n);
     });

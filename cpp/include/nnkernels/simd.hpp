@@ -355,18 +355,10 @@ NNK_INLINE void for_each_streamed(index_t b, index_t e, const T* out, Body&& bod
   if (i < e) body(i, e - i);
 }
 
-// Copies n elements from src to dst, whole vectors by non-temporal stores (dst kBytes-aligned),
-// a last part vector by plain ones.
-template <class T>
-NNK_INLINE void copy_streaming(T* dst, const T* src, index_t n) {
-  index_t k = 0;
-  for (; k + kLanes<T> <= n; k += kLanes<T>) store_streaming(dst + k, load(src + k, Full{}));
-  std::memcpy(dst + k, src + k, sizeof(T) * (n - k));
-}
-
 // out[b, e) written by fill(dst, i, len), which writes the len results from element i at dst,
 // for the compiler's loops: the elements before out's first 64-byte boundary straight into
-// out, then a 4 KB block at a time into a buffer in L1 that copy_streaming stores to out. The
+// out, then a 4 KB block at a time into a buffer in L1 copied to out, whole vectors by
+// non-temporal stores (a last part vector by plain ones). The
 // same bits as one fill(out + b, b, e - b): an element's result does not depend on whether the
 // loop's vector body or its remainder computes it (tests/test_activations.py checks).
 template <class T, class Fill>
@@ -378,7 +370,10 @@ NNK_INLINE void write_streamed(T* out, index_t b, index_t e, Fill&& fill) {
   for (index_t i = b + head; i < e; i += kBlock) {
     const index_t len = std::min(kBlock, e - i);
     fill(block, i, len);
-    copy_streaming(out + i, block, len);
+    index_t k = 0;
+    for (; k + kLanes<T> <= len; k += kLanes<T>)
+      store_streaming(out + i + k, load(block + k, Full{}));
+    std::memcpy(out + i + k, block + k, sizeof(T) * (len - k));
   }
 }
 
