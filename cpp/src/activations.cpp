@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -26,6 +27,17 @@ void map_elements(T* out, index_t n, const Params& p, F f, const In*... in) {
 
 template <template <class> class Act, class T>
 void forward_kernel(const T* x, T* out, index_t n, const Params& p) {
+  if constexpr (std::is_same_v<Act<T>, Identity<T>>) {
+    // A copy: memcpy (glibc's rep movsb up to L2's size) beats a vector loop on arrays about
+    // L2's size (float64, 64K: 5.5 against 7.0 us); large outputs stay streamed, and in place
+    // there is nothing to do (the binding has refused a partial overlap).
+    if (x == out) return;
+    if (!simd::streams(out, n, x)) {
+      return parallel_for(n, Act<T>::kGrain, [&](index_t b, index_t e) {
+        std::memcpy(out + b, x + b, sizeof(T) * static_cast<size_t>(e - b));
+      });
+    }
+  }
   map_elements<Act>(out, n, p, kForward, x);
 }
 

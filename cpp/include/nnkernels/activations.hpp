@@ -664,12 +664,18 @@ inline constexpr bool kOnVectors = ((simd::kHasScalef<simd::Vec<In>> && ...) || 
                                    std::is_invocable_v<F, const A&, simd::Vec<In>...>;
 
 // out[i] = f(act, in[i]...) for i in [b, e). In place is allowed (an input == out): each
-// element is read before it is written.
+// element is read before it is written. The vector loop starts at out's first 64-byte
+// boundary (the elements before it run alone): NumPy's large arrays start 16 bytes into a line,
+// and stores that straddle lines made float32 relu at 1M (in L3) 15 % slower (75.8 -> 65.3 us).
 template <class T, class A, class F, class... In>
 NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const In*... in) {
   static_assert((std::is_same_v<In, T> && ...), "one element type: vectors step by T's lanes");
-  simd::for_each<kOnVectors<F, A, In...>, T>(
-      b, e, [&](index_t i, auto n) { simd::store(out + i, f(act, simd::load(in + i, n)...), n); });
+  const auto body = [&](index_t i, auto n) {
+    simd::store(out + i, f(act, simd::load(in + i, n)...), n);
+  };
+  const index_t head = simd::to_boundary(out + b, 64, e - b);
+  simd::for_each<kOnVectors<F, A, In...>, T>(b, b + head, body);
+  simd::for_each<kOnVectors<F, A, In...>, T>(b + head, e, body);
 }
 
 // map_range, writing out by non-temporal stores where `stream` (simd::streams): straight from
