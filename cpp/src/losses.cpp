@@ -15,6 +15,13 @@ namespace {
 
 constexpr index_t kBlock = 4096;  // elements per partial sum
 
+// Whether a loss runs on explicit vectors: where its operator() is a template over scalar or
+// vector and the level has vscalef (AVX-512), as for activations. float32, 1M, 1 thread:
+// binary_cross_entropy_with_logits 529 -> 474 us; log_cosh within noise (543-565 us both ways).
+template <class L, class T, class V = simd::Vec<T>>
+inline constexpr bool kLossOnVectors =
+    simd::kHasScalef<V> && std::is_invocable_v<const L&, V, V, V&>;
+
 // The loop with its optional operands resolved at compile time, so it vectorizes.
 template <template <class> class L, class T, bool HasW, bool HasG, bool HasV>
 double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
@@ -22,20 +29,39 @@ double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
   const T s = T(a.scale);
   const T *p = a.pred, *t = a.target, *w = a.weight;
   T *grad = a.grad, *values = a.values;
-  double acc = 0;
+  if constexpr (kLossOnVectors<L<T>, T>) {
+    // Lanes in double, summed in a fixed order: the block's bits do not depend on threads.
+    simd::Vec<double> acc{};
+    simd::for_each<true, T>(b, e, [&](index_t i, auto n) {
+      using V = simd::Vec<T>;
+      V g;
+      V v = loss(simd::load(p + i, n), simd::load(t + i, n), g);
+      if (HasW) {
+        const V wi = simd::load(w + i, n);
+        v *= wi;
+        g *= wi;
+      }
+      if (HasG) simd::store(grad + i, g * s, n);
+      if (HasV) simd::store(values + i, v, n);
+      acc += simd::widen_fold(simd::first(v, n));
+    });
+    return vm::lane_sum(acc);
+  } else {
+    double acc = 0;
 #pragma omp simd reduction(+ : acc)
-  for (index_t i = b; i < e; ++i) {
-    T g;
-    T v = loss(p[i], t[i], g);
-    if (HasW) {
-      v *= w[i];
-      g *= w[i];
+    for (index_t i = b; i < e; ++i) {
+      T g;
+      T v = loss(p[i], t[i], g);
+      if (HasW) {
+        v *= w[i];
+        g *= w[i];
+      }
+      if (HasG) grad[i] = g * s;
+      if (HasV) values[i] = v;
+      acc += double(v);
     }
-    if (HasG) grad[i] = g * s;
-    if (HasV) values[i] = v;
-    acc += double(v);
+    return acc;
   }
-  return acc;
 }
 
 template <template <class> class L, class T>

@@ -1,7 +1,9 @@
 // One struct per loss. Pointwise losses: `T operator()(T p, T t, T& g)` returns the value at one
-// element and stores dL/dp in g. Row-wise losses: `double row(r, g, gscale)` returns the value of
-// row r and, when g is not null, writes gscale * dL/dpred for the row. Included only by kernel
-// sources, inside the per-ISA namespace; the loops live in cpp/src/losses.cpp.
+// element and stores dL/dp in g (a template over V, scalar or simd::Vec<T>, where the loss
+// runs on explicit vectors: log_cosh, BCE with logits). Row-wise losses: `double row(r, g,
+// gscale)` returns the value of row r and, when g is not null, writes gscale * dL/dpred for the
+// row. Included only by kernel sources, inside the per-ISA namespace; the loops live in
+// cpp/src/losses.cpp.
 //
 // Numerics: stable forms by construction (log-sum-exp with the row max, BCE with logits via
 // softplus, log-cosh without cosh), NaN in -> NaN out. Per-element values are
@@ -128,13 +130,14 @@ struct LogCoshPoly<double> {
 template <class T>
 struct LogCosh {
   explicit LogCosh(const Params&) {}
-  NNK_INLINE T operator()(T p, T t, T& g) const {
-    const T d = p - t, a = std::fabs(d), u = d * d;
-    const T r = vm::expm1<T, true>(-a), e = T(1) + r;
-    const T q = r * (T(2) + r);
-    g = std::copysign(-q / (T(2) + q), d);
-    const T small = u * vm::horner(u, LogCoshPoly<T>::c);
-    const T large = (a - T(0.69314718055994530942)) + vm::log1p_unit(e * e);
+  template <class V>
+  NNK_INLINE V operator()(V p, V t, V& g) const {
+    const V d = p - t, a = vm::abs(d), u = d * d;
+    const V r = vm::expm1<V, true>(-a), e = T(1) + r;
+    const V q = r * (T(2) + r);
+    g = vm::copysign(-q / (T(2) + q), d);
+    const V small = u * vm::horner(u, LogCoshPoly<T>::c);
+    const V large = (a - T(0.69314718055994530942)) + vm::log1p_unit(e * e);
     return a < T(1) ? small : vm::keep_nan(d, large);
   }
 };
@@ -201,12 +204,13 @@ template <class T>
 struct BceWithLogits {
   T pos_weight;
   explicit BceWithLogits(const Params& p) : pos_weight(T(p.v[0])) {}
-  NNK_INLINE T operator()(T x, T t, T& g) const {
-    const T lw = T(1) + (pos_weight - T(1)) * t;
-    const T e = vm::exp_nonpositive(-std::fabs(x));
-    const T s = T(1) / (T(1) + e);
-    const T sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
-    const T sp_neg = (x < T(0) ? -x : T(0)) + vm::log1p_unit(e);
+  template <class V>
+  NNK_INLINE V operator()(V x, V t, V& g) const {
+    const V lw = T(1) + (pos_weight - T(1)) * t;
+    const V e = vm::exp_nonpositive(-vm::abs(x));
+    const V s = T(1) / (T(1) + e);
+    const V sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
+    const V sp_neg = (x < T(0) ? -x : V{}) + vm::log1p_unit(e);
     g = (T(1) - t) - lw * sig_neg;
     return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
   }
