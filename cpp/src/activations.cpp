@@ -252,7 +252,7 @@ void softmax_backward_kernel(const T* dy, const T* y, T* dx, ChannelShape s) {
     T* dxr = dx + base;
     if constexpr (std::is_same_v<decltype(st), std::integral_constant<index_t, 1>>) {
       const T d = T(vm::sum_sweep<!Log>(dyr, yr, n));
-      const auto dx_of = [d](const NoParameters&, auto dyk, auto yk) {
+      const auto dx_of = [d](const NoParameters&, auto dyk, auto yk) NNK_INLINE_LAMBDA {
         if constexpr (Log)
           return dyk - vm::exp(yk) * d;
         else

@@ -641,18 +641,16 @@ struct Logsigmoid : Transcendental {
 // What the loops apply to each element: f(act, operands...). The trailing return types make a
 // method that takes only T (not a template) a substitution failure for simd::Vec<T>, so
 // map_range picks the scalar loop for it.
-inline constexpr auto kForward = [](const auto& a, auto x) -> decltype(a.forward(x)) {
-  return a.forward(x);
-};
-inline constexpr auto kGrad = [](const auto& a, auto x) -> decltype(a.grad(x)) {
-  return a.grad(x);
-};
+inline constexpr auto kForward =
+    [](const auto& a, auto x) NNK_INLINE_LAMBDA -> decltype(a.forward(x)) { return a.forward(x); };
+inline constexpr auto kGrad = [](const auto& a, auto x)
+                                  NNK_INLINE_LAMBDA -> decltype(a.grad(x)) { return a.grad(x); };
 inline constexpr auto kBackwardFromInput =
-    [](const auto& a, auto d, auto x) -> decltype(a.grad(x)) { return d * a.grad(x); };
-inline constexpr auto kBackwardFromOutput = [](const auto& a, auto d,
-                                               auto y) -> decltype(a.grad_from_output(y)) {
-  return d * a.grad_from_output(y);
-};
+    [](const auto& a, auto d, auto x)
+        NNK_INLINE_LAMBDA -> decltype(a.grad(x)) { return d * a.grad(x); };
+inline constexpr auto kBackwardFromOutput =
+    [](const auto& a, auto d, auto y)
+        NNK_INLINE_LAMBDA -> decltype(a.grad_from_output(y)) { return d * a.grad_from_output(y); };
 
 // Whether the loops run f(act, operands of types In...) on explicit vectors: where f also takes
 // simd::Vec (the activation's method is a template over scalar or vector) and either the level
@@ -670,7 +668,7 @@ inline constexpr bool kOnVectors = ((simd::kHasScalef<simd::Vec<In>> && ...) || 
 template <class T, class A, class F, class... In>
 NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const In*... in) {
   static_assert((std::is_same_v<In, T> && ...), "one element type: vectors step by T's lanes");
-  const auto body = [&](index_t i, auto n) {
+  const auto body = [&](index_t i, auto n) NNK_INLINE_LAMBDA {
     simd::store(out + i, f(act, simd::load(in + i, n)...), n);
   };
   const index_t head = simd::to_boundary(out + b, 64, e - b);
@@ -686,7 +684,7 @@ NNK_INLINE void map_range_streamed(bool stream, const A& act, F f, index_t b, in
   if (!stream) {
     map_range(act, f, b, e, out, in...);
   } else if constexpr (kOnVectors<F, A, In...>) {
-    simd::for_each_streamed<T>(b, e, out, [&](index_t i, auto n) {
+    simd::for_each_streamed<T>(b, e, out, [&](index_t i, auto n) NNK_INLINE_LAMBDA {
       simd::store(out + i, f(act, simd::load(in + i, n)...), n);
     });
   } else {
