@@ -331,7 +331,7 @@ struct GeluTanh : Transcendental {
     const V c = p + kC1Hi, b = c - p;  // c1 + p and its rounding error (either may be larger)
     const V c_lo = ((p - (c - b)) + (kC1Hi - b)) + (p_lo + kC1Lo);
     const V z = xc * c, z_lo = simd::fma(xc, c, -z) + xc * c_lo;
-    return {xc, p, {z, z_lo}, vm::reduce_exp(-vm::abs(z), z < T(0) ? z_lo : -z_lo)};
+    return {xc, p, {z, z_lo}, vm::reduce_exp(vm::neg_abs(z), z < T(0) ? z_lo : -z_lo)};
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {
@@ -406,7 +406,7 @@ struct SwishOf : Transcendental {
   template <class V>
   NNK_INLINE Parts<V> parts(V x) const {
     const Split<V> z = z_of(x);
-    const V a = vm::at_least(-vm::abs(z.hi), kLo);
+    const V a = vm::at_least(vm::neg_abs(z.hi), kLo);
     vm::Reduced<V> red;
     if constexpr (UnitBeta)
       red = vm::reduce_exp(a);
@@ -542,9 +542,9 @@ struct SoftplusOf : Transcendental {
       return T(z) > threshold ? x : T(sp);
     } else {
       const Split<V> z = z_of(x);
-      const V e = vm::exp_nonpositive(-vm::abs(z.hi));
+      const V e = vm::exp_nonpositive(vm::neg_abs(z.hi));
       // log1p(e^-|z|) + the first-order effect of z.lo (sigma(z) ~ e for z < 0, ~ 1 above).
-      V sp = vm::log1p_unit(e) + (z.hi > T(0) ? z.hi : V{});
+      V sp = vm::log1p_unit(e) + vm::at_least(z.hi, T(0));
       if constexpr (!UnitBeta) sp = T((sp + z.lo * (z.hi < T(0) ? e : T(1))) / beta);
       return z.hi > threshold ? x : sp;
     }
@@ -623,8 +623,7 @@ struct Logsigmoid : Transcendental {
   explicit Logsigmoid(const Params&) {}
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
-    const V l = vm::log1p_unit(vm::exp_nonpositive(-vm::abs(x)));
-    return x >= T(0) ? -l : x - l;
+    return vm::at_most(x, T(0)) - vm::log1p_unit(vm::exp_nonpositive(vm::neg_abs(x)));
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {

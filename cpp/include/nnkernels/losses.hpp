@@ -207,7 +207,7 @@ struct BceWithLogits {
   template <class V>
   NNK_INLINE V operator()(V x, V t, V& g) const {
     const V lw = T(1) + (pos_weight - T(1)) * t;
-    const V e = vm::exp_nonpositive(-vm::abs(x));
+    const V e = vm::exp_nonpositive(vm::neg_abs(x));
     const V s = T(1) / (T(1) + e);
     const V sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
     const V sp_neg = (x < T(0) ? -x : V{}) + vm::log1p_unit(e);

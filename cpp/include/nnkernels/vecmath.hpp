@@ -92,6 +92,15 @@ NNK_INLINE V abs(V x) {
   else
     return std::fabs(x);
 }
+// -|x| (e^-|x| is where the exp family starts): on vectors one OR of the sign bit, not an AND
+// and a negation.
+template <class V>
+NNK_INLINE V neg_abs(V x) {
+  if constexpr (simd::kIsVector<V>)
+    return from_bits<V>(to_bits(x) | to_bits(-V{}));
+  else
+    return -std::fabs(x);
+}
 template <class V>
 NNK_INLINE V copysign(V magnitude, V sign) {
   if constexpr (simd::kIsVector<V>) {
@@ -403,7 +412,7 @@ struct SigmoidPair {
 template <class V, class Poly = ExpPoly<Lane<V>>>
 NNK_INLINE SigmoidPair<V> sigmoid_pair(V x) {
   using T = Lane<V>;
-  const V e = exp_nonpositive<V, Poly>(-abs(x));
+  const V e = exp_nonpositive<V, Poly>(neg_abs(x));
   const V s = T(1) / (T(1) + e);
   const V se = e * s;
   const auto nonnegative = x >= T(0);
@@ -418,8 +427,7 @@ NNK_INLINE V sigmoid(V x) {
 template <class V>
 NNK_INLINE V softplus(V x) {
   using T = Lane<V>;
-  const V l = log1p_unit(exp_nonpositive(-abs(x)));
-  return x > T(0) ? x + l : keep_nan(x, l);
+  return at_least(x, T(0)) + log1p_unit(exp_nonpositive(neg_abs(x)));
 }
 
 // The rounding error of p = fl(a * b): a * b = p + err exactly (Dekker/Veltkamp where no FMA
@@ -450,7 +458,7 @@ NNK_INLINE T two_prod_err(T a, T b, T p) {
 template <class V>
 NNK_INLINE V sigmoid_slope(V x) {
   using T = Lane<V>;
-  const V e = exp_nonpositive(-abs(x));
+  const V e = exp_nonpositive(neg_abs(x));
   const V d = T(1) + e, d_err = e - (d - T(1));
   V dd = d * d, dd_err;
   if constexpr (simd::kIsVector<V>)
