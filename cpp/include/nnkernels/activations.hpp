@@ -276,8 +276,8 @@ struct Gelu : Transcendental {
   NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {
     if constexpr (simd::kIsVector<V>) {
       const auto t = vm::gauss_tail(x);
-      const V w = vm::times_exp(t.xc * t.p, t.gauss);  // x Phi(-|x|)
-      return x <= T(0) ? w : x - w;
+      const V w = vm::times_exp(t.a * t.p, t.gauss);  // |x| Phi(-|x|)
+      return vm::at_least(x, T(0)) - w;               // x Phi(x): -w below 0, x - w above
     } else {
       return T(times_vanishing(double(x), vm::normal_cdf_pdf(x).cdf));
     }
@@ -286,7 +286,7 @@ struct Gelu : Transcendental {
   NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> grad(V x) const {
     if constexpr (simd::kIsVector<V>) {
       const auto t = vm::gauss_tail(x);
-      const V d = t.xc * T(0.39894228040143267794);  // x phi(x) e^{x^2/2}
+      const V d = vm::copysign(t.a, x) * T(0.39894228040143267794);  // x phi(x) e^{x^2/2}
       const V s = vm::times_exp(x < T(0) ? d + t.p : d - t.p, t.gauss);
       return x < T(0) ? s : s + T(1);
     } else {

@@ -180,6 +180,10 @@ NNK_INLINE Vec<float> lookup16(const float (&table)[16], Vec<std::uint32_t> i) {
   // (the maskz form with every lane set: the plain one trips GCC 12's -Wmaybe-uninitialized)
   return _mm512_maskz_permutexvar_ps(__mmask16(0xFFFF), __m512i(i), load(table, Full{}));
 }
+// x - round(x), rounding to nearest even: one vreduceps.
+NNK_INLINE Vec<float> minus_nearest(Vec<float> x) {
+  return _mm512_reduce_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 // The low and high half of v in double. Intrinsic halves: halves through memcpy make GCC store
 // and reload the vector (a store-forwarding stall, 20% slower).
 NNK_INLINE std::pair<Vec<double>, Vec<double>> widen(Vec<float> v) {
@@ -219,6 +223,9 @@ NNK_INLINE Vec<float> lookup16(const float (&table)[16], Vec<std::uint32_t> i) {
   const __m256 high = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), idx);
   return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
 }
+NNK_INLINE Vec<float> minus_nearest(Vec<float> x) {
+  return x - Vec<float>(_mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
 #endif
 #if !defined(__AVX512F__)  // explicit vectors' sums and widening run on AVX-512 only
 template <class V, class N>
@@ -241,6 +248,8 @@ template <class V>
 V fma(V a, V b, V c) = delete;
 template <class I>
 Vec<float> lookup16(const float (&table)[16], I i) = delete;
+template <class V>
+V minus_nearest(V x) = delete;
 #endif
 
 // Whether this level has explicit vectors' tails, fma and lookup16.

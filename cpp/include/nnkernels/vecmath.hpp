@@ -577,30 +577,30 @@ alignas(64) constexpr float kGaussTailFloat[8][16] = {
 };
 
 // The normal tail for float on explicit vectors (AVX-512, AVX2), all in float: Phi(-a) =
-// P(a) e^{-a^2/2} for a = |x|, x clamped to [-15, 15] (beyond, gelu is x or 0 in float), P from
+// P(a) e^{-a^2/2} for a = |x| clamped to 15 (beyond, gelu is x or 0 in float), P from
 // the table above (simd::lookup16 per coefficient instead of normal_cdf_pdf's division and
 // double polynomial: GELU 3.2x faster on AVX-512, 2.4x on AVX2), e^{-a^2/2} kept as exp's
 // reduction 2^k e^r, a^2's rounding error joining r (exact to first order).
 template <class V>
 struct GaussTail {
-  V xc, p;           // x clamped to [-15, 15] (NaN kept); P(|xc|)
+  V a, p;            // |x| clamped to 15 (NaN kept); P(a)
   Reduced<V> gauss;  // e^{-a^2/2} = 2^k e^r (times_exp)
 };
 template <class V>
 NNK_INLINE GaussTail<V> gauss_tail(V x) {
   static_assert(simd::kIsVector<V> && std::is_same_v<Lane<V>, float>);
   using F = Traits<float>;
-  const V xc = clamp_keep_nan(x, -15.0f, 15.0f), a = abs(xc);
-  // a + 1.5 2^23 rounds a to an integer, i, in the low bits (a NaN's: any index; u is NaN).
-  const V shifted = a + F::kRoundShift;
-  const Bits<V> i = to_bits(shifted);
-  const V u = a - (shifted - F::kRoundShift);
+  const V a = at_most(abs(x), 15.0f);
+  // a + 1.5 2^23 holds a rounded to an integer, i, in its low bits; u = a - i (a NaN's: any
+  // index, u NaN).
+  const Bits<V> i = to_bits(a + F::kRoundShift);
+  const V u = simd::minus_nearest(a);
   V p = simd::lookup16(kGaussTailFloat[0], i);
   constexpr size_t kTerms = std::size(kGaussTailFloat);
 #pragma GCC unroll kTerms
   for (size_t j = 1; j < kTerms; ++j) p = simd::fma(p, u, simd::lookup16(kGaussTailFloat[j], i));
   const V sq = a * a;
-  return {xc, p, reduce_exp(-0.5f * sq, -0.5f * simd::fma(a, a, -sq))};
+  return {a, p, reduce_exp(-0.5f * sq, -0.5f * simd::fma(a, a, -sq))};
 }
 
 // simd::reduce_add behind a template, so that the call in a discarded branch over double
