@@ -210,6 +210,26 @@ def test_swish_of_the_largest_inputs_with_a_tiny_beta(isa, dtype):
         np.testing.assert_allclose(got, want, rtol=4 * float(np.finfo(dtype).eps))
 
 
+def test_parameters_beyond_float32_range(isa):
+    """beta x and x / alpha with the parameter beyond float32's range (1e39, or alpha = 1e-39):
+    the float32 kernels carry it as a float pair, which must not become inf (0 * inf = NaN)."""
+    x = np.array([0.0, -0.0, 1e-40, -2e-40, 3e-39], np.float32)  # results subnormal: atol 2 ulp
+    x64 = x.astype(np.float64)
+    cases = (
+        (nk.swish, {"beta": 1e39}, lambda v: R.REFS["swish"].f(v, beta=1e39)),
+        (nk.swish_grad, {"beta": 1e39}, lambda v: R.REFS["swish"].df(v, beta=1e39)),
+        (nk.celu, {"alpha": 1e-39}, lambda v: R.REFS["celu"].f(v, alpha=1e-39)),
+        (nk.softplus_grad, {"beta": 1e39}, lambda v: R.REFS["softplus"].df(v, beta=1e39)),
+    )
+    for fn, params, ref in cases:
+        got = fn(x, **params)
+        with np.errstate(all="ignore"):
+            want = ref(x64)
+        np.testing.assert_allclose(
+            got, want, rtol=1e-6, atol=3e-45, err_msg=f"{fn.__name__} {params}"
+        )
+
+
 @pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
 def test_backward_within_bound(isa, dtype, name, params, rng):
     """dy * f'(x) from x, and from y where allowed (else TypeError naming the reason)."""

@@ -234,7 +234,7 @@ for _s in SPECS:  # every spec runs on a kernel the extension has
 def _from_output_reason(spec: Spec, kernel: str, *params) -> str | None:
     """Why the backward may not use the output y with these parameters (None: it may)."""
     reason = spec.output_form(*params) if spec.output_form is not None else None
-    if reason is None and not _OPS[kernel]["from_output"]:
+    if not reason and not _OPS[kernel]["from_output"]:
         reason = f"{spec.name}'s derivative is not a function of its output"
     return reason
 

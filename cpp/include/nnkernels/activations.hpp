@@ -91,10 +91,18 @@ template <class V>
 NNK_INLINE Split<V> scaled(V x, double p) {
   using T = vm::Lane<V>;
   if constexpr (vm::kFma || simd::kIsVector<V>) {
-    const T p_hi = T(p);
-    const V hi = x * p_hi;
+    // A float p beyond float's range (1 / alpha for alpha = 1e-39) scales by 2^64 after the
+    // product: p_hi = inf made 0 * p NaN. The test is loop-invariant.
+    const bool huge = sizeof(T) == 4 && !(std::fabs(p) <= double(std::numeric_limits<T>::max()));
+    const double c = huge ? 0x1p64 : 1.0;
+    const T p_hi = T(p / c);
+    V hi = x * p_hi;
     V lo = vm::fma(x, V{} + p_hi, -hi);
-    if constexpr (sizeof(T) == 4) lo += x * T(p - double(p_hi));
+    if constexpr (sizeof(T) == 4) lo += x * T(p / c - double(p_hi));
+    if (huge) {
+      hi *= T(c);
+      lo *= T(c);
+    }
     return {hi, vm::abs(hi) < T(1024) ? lo : V{}};
   } else if constexpr (sizeof(T) == 4) {
     const double z = p * double(x);
@@ -289,7 +297,8 @@ struct Gelu : Transcendental {
     if constexpr (simd::kIsVector<V>) {
       const auto t = vm::gauss_tail(x);
       const V w = vm::times_exp(t.a * t.p, t.gauss);  // |x| Phi(-|x|)
-      return vm::at_least(x, T(0)) - w;               // x Phi(x): -w below 0, x - w above
+      // x Phi(x): x - w above 0, -w below, -0 where w underflows (max(x, -0) is -0 there).
+      return vm::at_least(x, T(-0.0)) - w;
     } else {
       return T(times_vanishing(double(x), vm::normal_cdf_pdf(x).cdf));
     }
@@ -635,7 +644,8 @@ struct Logsigmoid : Transcendental {
   explicit Logsigmoid(const Params&) {}
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
-    return vm::at_most(x, T(0)) - vm::log1p_unit(vm::exp_nonpositive(vm::neg_abs(x)));
+    // min(x, -0): -0 - 0 = -0 where e^-x underflows (log sigma(x) < 0), +0 stays +0.
+    return vm::at_most(x, T(-0.0)) - vm::log1p_unit(vm::exp_nonpositive(vm::neg_abs(x)));
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
