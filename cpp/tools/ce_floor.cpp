@@ -15,22 +15,10 @@ int effective_threads() { return 1; }  // the kernels' thread count, from the Py
 #include <random>
 
 #include "../src/losses.cpp"
+#include "median_us.hpp"
 
 using namespace nnk;
 using namespace nnk::avx512;
-
-template <class F>
-double median_us(F f) {
-  std::vector<double> times;
-  for (int rep = 0; rep < 301; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    asm volatile("" ::: "memory");
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(times.begin(), times.begin() + 150, times.end());
-  return times[150] * 1e6;
-}
 
 int main() {
   const index_t rows = 1024, classes = 1000;
@@ -52,25 +40,29 @@ int main() {
   a.scale = 1.0 / rows;
   a.p.v[2] = -100;  // ignore_index
   double sink = 0;
-  const double kernel = median_us([&] { sink += row_kernel<loss::CrossEntropy, float>(a); });
-  const double exps = median_us([&] {
-    for (index_t r = 0; r < rows; ++r) {
-      const float *zr = &z[r * classes], m = maxima[r];
-      float* gr = &g[r * classes];
-      simd::for_each<true, float>(0, classes, [&](index_t i, auto lanes) {
-        simd::store(gr + i, vm::exp_nonpositive(simd::load(zr + i, lanes) - m), lanes);
-      });
-    }
-  });
-  const double scaling = median_us([&] {
-    for (index_t r = 0; r < rows; ++r) {
-      float* gr = &g[r * classes];
-      const float c = 1.0f / float(r + 1);
-      simd::for_each<true, float>(0, classes, [&](index_t i, auto lanes) {
-        simd::store(gr + i, simd::load(gr + i, lanes) * c, lanes);
-      });
-    }
-  });
+  const double kernel = median_us([&] { sink += row_kernel<loss::CrossEntropy, float>(a); }, 301);
+  const double exps = median_us(
+      [&] {
+        for (index_t r = 0; r < rows; ++r) {
+          const float *zr = &z[r * classes], m = maxima[r];
+          float* gr = &g[r * classes];
+          simd::for_each<true, float>(0, classes, [&](index_t i, auto lanes) {
+            simd::store(gr + i, vm::exp_nonpositive(simd::load(zr + i, lanes) - m), lanes);
+          });
+        }
+      },
+      301);
+  const double scaling = median_us(
+      [&] {
+        for (index_t r = 0; r < rows; ++r) {
+          float* gr = &g[r * classes];
+          const float c = 1.0f / float(r + 1);
+          simd::for_each<true, float>(0, classes, [&](index_t i, auto lanes) {
+            simd::store(gr + i, simd::load(gr + i, lanes) * c, lanes);
+          });
+        }
+      },
+      301);
   std::printf(
       "cross_entropy (1024, 1000) float32, 1 thread: kernel %.0f us; e^(z - m) stored %.0f us;"
       " scaling pass %.0f us; the two passes %.0f us\n",

@@ -14,18 +14,7 @@
 #include <cstdlib>
 #include <vector>
 
-template <class F>
-double median_us(F f) {
-  std::vector<double> times;
-  for (int rep = 0; rep < 41; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    asm volatile("" ::: "memory");
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(times.begin(), times.begin() + 20, times.end());
-  return times[20] * 1e6;
-}
+#include "median_us.hpp"
 
 // out[i] = op(i) over n elements, 16 at a time, by plain or non-temporal stores.
 template <class Op>
@@ -56,9 +45,9 @@ int main(int argc, char** argv) {
     };
     double us[6];
     for (int streaming = 0; streaming < 2; ++streaming) {
-      us[streaming] = median_us([&] { write_all(y, n, threads, streaming, relu); });
-      us[2 + streaming] = median_us([&] { write_all(y, n, threads, streaming, backward); });
-      us[4 + streaming] = median_us([&] { write_all(x, n, threads, streaming, relu); });
+      us[streaming] = median_us([&] { write_all(y, n, threads, streaming, relu); }, 41);
+      us[2 + streaming] = median_us([&] { write_all(y, n, threads, streaming, backward); }, 41);
+      us[4 + streaming] = median_us([&] { write_all(x, n, threads, streaming, relu); }, 41);
     }
     std::printf(
         "%d thread(s), %2ld MB per array: relu %6.0f -> %6.0f us (%.2fx), backward %6.0f -> %6.0f "
