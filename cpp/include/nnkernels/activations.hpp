@@ -686,7 +686,8 @@ inline constexpr bool kOnVectors = ((simd::kHasScalef<simd::Vec<In>> && ...) || 
 // element is read before it is written. The vector loop starts at out's first 64-byte
 // boundary (the elements before it run alone): NumPy's large arrays start 16 bytes into a line,
 // and stores that straddle lines made float32 relu at 1M (in L3) 15 % slower (75.8 -> 65.3 us).
-template <class T, class A, class F, class... In>
+// Whole: the tag of that loop's whole vectors (simd::Streamed: non-temporal stores, whole lines).
+template <class Whole = simd::Full, class T, class A, class F, class... In>
 NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const In*... in) {
   static_assert((std::is_same_v<In, T> && ...), "one element type: vectors step by T's lanes");
   const auto body = [&](index_t i, auto n) NNK_INLINE_LAMBDA {
@@ -694,7 +695,7 @@ NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const
   };
   const index_t head = simd::to_boundary(out + b, 64, e - b);
   simd::for_each<kOnVectors<F, A, In...>, T>(b, b + head, body);
-  simd::for_each<kOnVectors<F, A, In...>, T>(b + head, e, body);
+  simd::for_each<kOnVectors<F, A, In...>, T, Whole>(b + head, e, body);
 }
 
 // map_range, writing out by non-temporal stores where `stream` (simd::streams): straight from
@@ -705,9 +706,7 @@ NNK_INLINE void map_range_streamed(bool stream, const A& act, F f, index_t b, in
   if (!stream) {
     map_range(act, f, b, e, out, in...);
   } else if constexpr (kOnVectors<F, A, In...>) {
-    simd::for_each_streamed<T>(b, e, out, [&](index_t i, auto n) NNK_INLINE_LAMBDA {
-      simd::store(out + i, f(act, simd::load(in + i, n)...), n);
-    });
+    map_range<simd::Streamed>(act, f, b, e, out, in...);
   } else {
     simd::write_streamed(out, b, e, [&](T* dst, index_t i, index_t len) {
       map_range(act, f, 0, len, dst, (in + i)...);

@@ -91,13 +91,14 @@ NNK_INLINE To convert(From x) {
 // take n as One (a scalar element: the compiler vectorizes the loop), Full (a whole
 // Vec<T>) or an index_t below kLanes<T> (a tail, its missing lanes loaded as 0). So one body
 // serves a loop on explicit vectors (OnVectors) and an auto-vectorized one.
+// Whole is the tag of the whole vectors (Streamed: non-temporal stores).
 struct One {};
 struct Full {};
-template <bool OnVectors, class T, class Body>
+template <bool OnVectors, class T, class Whole = Full, class Body>
 NNK_INLINE void for_each(index_t b, index_t e, Body&& body) {
   if constexpr (OnVectors) {
     index_t i = b;
-    for (; i + kLanes<T> <= e; i += kLanes<T>) body(i, Full{});
+    for (; i + kLanes<T> <= e; i += kLanes<T>) body(i, Whole{});
     if (i < e) body(i, e - i);
   } else {
 #pragma omp simd
@@ -345,8 +346,8 @@ NNK_INLINE void fence_streaming() {
 #endif
 }
 
-// A whole vector whose store is non-temporal (its address kBytes-aligned): for_each_streamed's
-// tag for load and store, as Full for for_each.
+// A whole vector whose store is non-temporal (its address kBytes-aligned): for_each's tag for
+// the whole vectors of a loop that starts on out's boundary (map_range<Streamed>).
 struct Streamed {};
 template <class T>
 NNK_INLINE Vec<T> load(const T* p, Streamed) {
@@ -355,17 +356,6 @@ NNK_INLINE Vec<T> load(const T* p, Streamed) {
 template <class T>
 NNK_INLINE void store(T* p, Vec<T> v, Streamed) {
   store_streaming(p, v);
-}
-
-// for_each on explicit vectors for a body that stores at out + i: whole vectors from out's
-// first kBytes boundary on as Streamed, the elements before it and the tail as tails.
-template <class T, class Body>
-NNK_INLINE void for_each_streamed(index_t b, index_t e, const T* out, Body&& body) {
-  const index_t head = to_boundary(out + b, kBytes, e - b);
-  if (head > 0) body(b, head);
-  index_t i = b + head;
-  for (; i + kLanes<T> <= e; i += kLanes<T>) body(i, Streamed{});
-  if (i < e) body(i, e - i);
 }
 
 // out[b, e) written by fill(dst, i, len), which writes the len results from element i at dst,
