@@ -37,12 +37,24 @@ struct Transcendental {
   static constexpr index_t kGrain = kGrainTranscendental;
 };
 
-// The exp-based methods that measured faster on explicit vectors are templates over V = T or
-// simd::Vec<T>; on AVX-512 the kernels (map_range, the fused Dense loops) run them on Vec<T>. That
-// gets vscalef for exp's 2^k scaling (sigmoid, silu, softplus, logsigmoid, the sigmoid-based
-// derivatives) and better selects in full-range expm1 (softplus and logsigmoid from y). The
-// tanh, elu and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and
-// stay scalar, as do plain-arithmetic methods (simd::ScalarOrVec constrains the templates).
+// For the piecewise-linear activations whose output tells f' as the input does (identity,
+// binary_step, hardtanh, relu6, relu, leaky_relu with slope >= 0): f' from y is grad(y).
+template <class A>
+struct GradOfOutputIsGrad {
+  template <class V, class Self = A>  // Self: looked up when called, once A is complete
+  NNK_INLINE auto grad_from_output(V y) const -> decltype(std::declval<const Self&>().grad(y)) {
+    return static_cast<const Self&>(*this).grad(y);
+  }
+};
+
+// Methods are templates over V = T or simd::Vec<T> where that measured faster; on AVX-512 the
+// kernels (map_range, the fused Dense loops) run them on Vec<T>. That gets vscalef for exp's 2^k
+// scaling (sigmoid, silu, softplus, logsigmoid, the sigmoid-based derivatives), better selects
+// in full-range expm1 (softplus and logsigmoid from y), and for the plain-arithmetic methods one
+// load per input (simd::load; GCC's own loops read y twice in (1 - y) * (1 + y)). The tanh, elu
+// and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and stay scalar,
+// as do the from-output derivatives that add in double (elu, selu, celu); simd::ScalarOrVec
+// constrains the templates.
 using simd::ScalarOrVec;
 
 // Whether float computes in float on explicit vectors (AVX-512, AVX2) in GELU, gelu(tanh) and
@@ -123,7 +135,7 @@ NNK_INLINE vm::SigmoidPair<V> sigmoid_pair(Split<V> z) {
 }
 
 template <class T>
-struct Identity : Cheap {
+struct Identity : Cheap, GradOfOutputIsGrad<Identity<T>> {
   explicit Identity(const Params&) {}
   // A template, so AVX-512 copies on explicit vectors, straight to a streamed output (no
   // block buffer): float32, 16M elements, 1 thread, 2.6 ms, PyTorch's copy_ 3.3.
@@ -131,18 +143,25 @@ struct Identity : Cheap {
   NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
     return x;
   }
-  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, T(1)); }
-  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    return vm::keep_nan(x, T(1));
+  }
 };
 
 // 1 where x >= threshold, else 0. Its derivative is 0 (almost everywhere).
 template <class T>
-struct BinaryStep : Cheap {
+struct BinaryStep : Cheap, GradOfOutputIsGrad<BinaryStep<T>> {
   T threshold;
   explicit BinaryStep(const Params& p) : threshold(T(p.v[0])) {}
-  NNK_INLINE T forward(T x) const { return vm::keep_nan(x, x >= threshold ? T(1) : T(0)); }
-  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, T(0)); }
-  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    return vm::keep_nan(x, x >= threshold ? T(1) : T(0));
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    return vm::keep_nan(x, T(0));
+  }
 };
 
 // 1 / (1 + e^-x) from e^-|x|; f' = y (1 - y).
@@ -158,7 +177,10 @@ struct Sigmoid : Transcendental {
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return vm::sigmoid_slope(x);
   }
-  NNK_INLINE T grad_from_output(T y) const { return y * (T(1) - y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
+    return y * (T(1) - y);
+  }
 };
 
 // (1 - e^-x) / (1 + e^-x) = tanh(x / 2); f' = (1 - y^2) / 2 = 2 sigma(x) sigma(-x).
@@ -171,7 +193,10 @@ struct BipolarSigmoid : Transcendental {
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return T(2) * vm::sigmoid_slope(x);
   }
-  NNK_INLINE T grad_from_output(T y) const { return T(0.5) * (T(1) - y) * (T(1) + y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
+    return T(0.5) * (T(1) - y) * (T(1) + y);
+  }
 };
 
 // f' = 1 - y^2 = 4 sigma(2x) sigma(-2x): no cancellation where tanh saturates.
@@ -184,27 +209,40 @@ struct Tanh : Transcendental {
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return T(4) * vm::sigmoid_slope(T(2) * x);
   }
-  NNK_INLINE T grad_from_output(T y) const { return (T(1) - y) * (T(1) + y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
+    return (T(1) - y) * (T(1) + y);
+  }
 };
 
 // clamp(x, min_val, max_val); f' = 1 strictly inside, so y tells it too.
 template <class T>
-struct Hardtanh : Cheap {
+struct Hardtanh : Cheap, GradOfOutputIsGrad<Hardtanh<T>> {
   static constexpr double kUlp = 1, kFloor = 0;  // the bounds are rounded to T
   T lo, hi;
   explicit Hardtanh(const Params& p) : lo(T(p.v[0])), hi(T(p.v[1])) {}
   Hardtanh(T lo_, T hi_) : lo(lo_), hi(hi_) {}
-  NNK_INLINE T forward(T x) const { return vm::clamp_keep_nan(x, lo, hi); }
-  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, x > lo && x < hi ? T(1) : T(0)); }
-  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    return vm::clamp_keep_nan(x, lo, hi);
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    return vm::keep_nan(x, x > lo && x < hi ? T(1) : T(0));
+  }
 };
 
 template <class T>
-struct Relu : Cheap {
+struct Relu : Cheap, GradOfOutputIsGrad<Relu<T>> {
   explicit Relu(const Params&) {}
-  NNK_INLINE T forward(T x) const { return x < T(0) ? T(0) : x; }
-  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, x > T(0) ? T(1) : T(0)); }
-  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    return x < T(0) ? T(0) : x;
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    return vm::keep_nan(x, x > T(0) ? T(1) : T(0));
+  }
 };
 
 template <class T>
@@ -214,13 +252,18 @@ struct Relu6 : Hardtanh<T> {
 
 // From the output only for negative_slope >= 0 (the Python face checks).
 template <class T>
-struct LeakyRelu : Cheap {
+struct LeakyRelu : Cheap, GradOfOutputIsGrad<LeakyRelu<T>> {
   static constexpr double kUlp = 1, kFloor = 0;  // the slope is rounded to T
   T slope;
   explicit LeakyRelu(const Params& p) : slope(T(p.v[0])) {}
-  NNK_INLINE T forward(T x) const { return x > T(0) ? x : slope * x; }
-  NNK_INLINE T grad(T x) const { return vm::keep_nan(x, x > T(0) ? T(1) : slope); }
-  NNK_INLINE T grad_from_output(T y) const { return grad(y); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    return x > T(0) ? x : slope * x;
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    return vm::keep_nan(x, x > T(0) ? T(1) : slope);
+  }
 };
 
 // alpha (e^x - 1) for x <= 0; f' = y + alpha there (alpha >= 0 for the output form).
@@ -591,16 +634,19 @@ template <class T>
 struct Softsign : Cheap {
   static constexpr double kUlp = 4, kFloor = 0;
   explicit Softsign(const Params&) {}
-  NNK_INLINE T forward(T x) const {
-    const T a = std::fabs(x);
-    return std::copysign(a > T(1e30) ? T(1) : a / (T(1) + a), x);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    const V a = vm::abs(x);
+    return vm::copysign(a > T(1e30) ? V{} + T(1) : a / (T(1) + a), x);
   }
-  NNK_INLINE T grad(T x) const {
-    const T d = T(1) + std::fabs(x);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    const V d = T(1) + vm::abs(x);
     return T(1) / (d * d);
   }
-  NNK_INLINE T grad_from_output(T y) const {
-    const T d = T(1) - std::fabs(y);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
+    const V d = T(1) - vm::abs(y);
     return d * d;
   }
 };
@@ -611,11 +657,16 @@ struct Hardsigmoid : Cheap {
   static constexpr double kUlp = 2, kFloor = 0;
   const T zero = vm::opaque(T(0)), one = vm::opaque(T(1));  // see vm::opaque
   explicit Hardsigmoid(const Params&) {}
-  NNK_INLINE T forward(T x) const { return vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), zero, one); }
-  NNK_INLINE T grad(T x) const {
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    return vm::clamp_keep_nan((x + T(3)) * T(1.0 / 6), zero, one);
+  }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return vm::keep_nan(x, x > T(-3) && x < T(3) ? T(1.0 / 6) : T(0));
   }
-  NNK_INLINE T grad_from_output(T y) const {
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
     return vm::keep_nan(y, y > T(0) && y < T(1) ? T(1.0 / 6) : T(0));
   }
 };
@@ -626,13 +677,15 @@ struct Hardswish : Cheap {
   static constexpr double kUlp = 3, kFloor = 0;
   explicit Hardswish(const Params&) {}
   // x is first raised to -3 (NaN kept), where the result is 0: no -inf * 0, and no lower clamp.
-  NNK_INLINE T forward(T x) const {
-    const T xc = x < T(-3) ? T(-3) : x;
-    const T h = (xc + T(3)) * T(1.0 / 6);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> forward(V x) const {
+    const V xc = x < T(-3) ? T(-3) : x;
+    const V h = (xc + T(3)) * T(1.0 / 6);
     return xc * (h > T(1) ? T(1) : h);
   }
-  NNK_INLINE T grad(T x) const {
-    const T inside = (T(2) * x + T(3)) * T(1.0 / 6);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
+    const V inside = (T(2) * x + T(3)) * T(1.0 / 6);
     return vm::keep_nan(x, x <= T(-3) ? T(0) : (x < T(3) ? inside : T(1)));
   }
 };
