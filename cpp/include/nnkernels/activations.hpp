@@ -728,9 +728,10 @@ inline constexpr auto kBackwardFromOutput =
 
 // Whether the loops run f(act, operands of types In...) on explicit vectors: where f also takes
 // simd::Vec (the activation's method is a template over scalar or vector) and either the level
-// has vscalef (AVX-512, the reason for explicit vectors) or A has a float path, which exists on
-// vectors only (GELU, gelu(tanh) and mish, also on AVX2). Elsewhere the compiler
-// vectorizes the scalar loop (the same template: without vscalef little to gain).
+// has vscalef (AVX-512: the scaling in exp, and one load per input, see simd::load) or A has a
+// float path, which exists on vectors only (GELU, gelu(tanh) and mish, also on AVX2). Elsewhere
+// the compiler vectorizes the scalar loop (the same template; whether AVX2 would gain from one
+// load per input has not been measured).
 template <class F, class A, class... In>
 inline constexpr bool kOnVectors = ((simd::kHasScalef<simd::Vec<In>> && ...) || kHasFloatPath<A>) &&
                                    std::is_invocable_v<F, const A&, simd::Vec<In>...>;

@@ -118,12 +118,12 @@ NNK_INLINE void store(T* p, T v, One) {
 // folds the load into every instruction that uses it, so (1 - y) * (1 + y) read y from memory
 // twice (tanh's backward): where the arrays are in L3 and start at different offsets into a
 // line, each of those loads straddles two lines, and float64 tanh backward at 1M elements took
-// 470 us against 357 with one load (PyTorch 330).
+// 472 us against 384 with one load (1 thread, harness medians; PyTorch 300-330).
 template <class T>
 NNK_INLINE Vec<T> load(const T* p, Full) {
   Vec<T> v;
   std::memcpy(&v, p, sizeof v);
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__)  // "v": an SSE/AVX register
   __asm__("" : "+v"(v));
 #endif
   return v;
