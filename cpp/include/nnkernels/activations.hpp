@@ -597,13 +597,27 @@ struct SoftplusOf : Transcendental {
     else
       return scaled(x, beta);
   }
+  // Float with beta != 1 computes in double (softplus(z) / beta from float parts can land two
+  // binades apart: 4+ ulp), with exp's and log1p's float-accuracy polynomials (1e-8 relative
+  // each, then one rounding to float); on AVX-512 vectors, in two double halves.
+  template <class D>
+  NNK_INLINE D softplus_in_double(D z) const {
+    const D e = vm::exp_nonpositive<D, vm::ExpPolyFor<double, float>>(vm::neg_abs(z));
+    return (vm::log1p_unit<D, float>(e) + vm::at_least(z, 0.0)) / beta;
+  }
   template <class V>
-  NNK_INLINE ScalarOrVec<V, T, UnitBeta || !std::is_same_v<T, float>> forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta || !std::is_same_v<T, float> || simd::kHasScalef<V>>
+  forward(V x) const {
     if constexpr (!UnitBeta && std::is_same_v<T, float>) {
-      // In double: softplus(z)/beta from float parts can land two binades apart (4+ ulp).
-      const double z = double(x) * beta, e = vm::exp_nonpositive(-std::fabs(z));
-      const double sp = (vm::log1p_unit(e) + (z > 0 ? z : 0)) / beta;
-      return T(z) > threshold ? x : T(sp);
+      if constexpr (simd::kIsVector<V>) {
+        const auto [lo, hi] = simd::widen(x);
+        const auto zl = lo * beta, zh = hi * beta;
+        const V z = simd::narrow(zl, zh);
+        return z > threshold ? x : simd::narrow(softplus_in_double(zl), softplus_in_double(zh));
+      } else {
+        const double z = double(x) * beta;
+        return T(z) > threshold ? x : T(softplus_in_double(z));
+      }
     } else {
       const Split<V> z = z_of(x);
       const V e = vm::exp_nonpositive(vm::neg_abs(z.hi));

@@ -172,6 +172,10 @@ NNK_INLINE float reduce_max(Vec<float> v) { return _mm512_reduce_max_ps(v); }
 // dependent additions instead of eight.
 NNK_INLINE double reduce_add(Vec<double> v) { return _mm512_reduce_add_pd(v); }
 NNK_INLINE double reduce_max(Vec<double> v) { return _mm512_reduce_max_pd(v); }
+// The float vector of the low and the high half, each lane rounded once.
+NNK_INLINE Vec<float> narrow(Vec<double> lo, Vec<double> hi) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
 // The lanes of v in double, folded to one double vector (the low and the high half added).
 // Intrinsic halves: halves through memcpy make GCC store and reload the vector (a
 // store-forwarding stall, 20% slower).
@@ -251,6 +255,8 @@ template <class V>
 Vec<double> widen_fold(V v) = delete;
 template <class V>
 std::pair<Vec<double>, Vec<double>> widen(V v) = delete;
+template <class V>
+Vec<float> narrow(V lo, V hi) = delete;
 #endif
 #if !NNK_VECTOR_OPS
 template <class V>

@@ -387,10 +387,18 @@ struct Log1pUnitPoly {
       -0.15269667074363288f,   0.19663274257204805f,  -0.24951616262872074f,  0.33329710498917749f,
       -0.49999892648063279f,   0.99999999465629198f};
 };
-template <class V>
+struct Log1pUnitPolyInDouble {
+  static constexpr double c[10] = {Log1pUnitPoly::c[0], Log1pUnitPoly::c[1], Log1pUnitPoly::c[2],
+                                   Log1pUnitPoly::c[3], Log1pUnitPoly::c[4], Log1pUnitPoly::c[5],
+                                   Log1pUnitPoly::c[6], Log1pUnitPoly::c[7], Log1pUnitPoly::c[8],
+                                   Log1pUnitPoly::c[9]};
+};
+template <class V, class Result = Lane<V>>
 NNK_INLINE V log1p_unit(V y) {
   if constexpr (sizeof(Lane<V>) == 4)
     return y * horner(y, Log1pUnitPoly::c);
+  else if constexpr (sizeof(Result) == 4)  // double rounded to float: float's polynomial serves
+    return y * horner(y, Log1pUnitPolyInDouble::c);
   else
     return log1p<V, true>(y);
 }
