@@ -82,6 +82,31 @@ def test_forward_and_grad_within_bound(isa, dtype, name, params):
     check_forward_and_grad(isa, name, params, sweep(dtype))
 
 
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_zero_results_carry_the_sign_of_the_reference(isa, dtype, name, params):
+    """The bounds compare values, and 0 == -0. A zero result must also have the sign of the
+    float64 reference: f(-0) as the formula gives it (elu(-0) = -0, as in PyTorch), and a
+    result that underflows the sign of the value it stands for (x Phi(x) far below 0 is -0
+    on every level)."""
+    ref, rp = reference_of(name, params)
+    x = sweep(dtype)
+    x64 = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        for fn, truth, what in (
+            (getattr(nk, name), ref.f, "forward"),
+            (getattr(nk, name + "_grad"), ref.df, "grad"),
+        ):
+            got, want = fn(x, **params), truth(x64, **rp)
+            # The reference's own zeros are compared only at x = +-0: an underflowed float64
+            # value (silu(-800)) is a zero whose sign the formula does not decide.
+            checked = (got == 0) & ((want != 0) | (x == 0)) & ~np.isnan(want)
+            wrong = checked & (np.signbit(got) != np.signbit(want))
+            assert not wrong.any(), (
+                f"{name}{params} {what} [{isa}]: zero of the wrong sign at x = {x[wrong][:5]} "
+                f"(reference {want[wrong][:5]})"
+            )
+
+
 @pytest.mark.parametrize("name,params", PARAM_CASES, ids=CASE_IDS[len(SPECS) :])
 def test_parametrized_forward_and_grad_within_bound_on_a_dense_grid(isa, name, params):
     """The sweep samples each binade; a scale parameter (softplus' beta) moves the worst cases

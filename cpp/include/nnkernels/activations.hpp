@@ -52,9 +52,8 @@ struct GradOfOutputIsGrad {
 // scaling (sigmoid, silu, softplus, logsigmoid, the sigmoid-based derivatives), better selects
 // in full-range expm1 (softplus and logsigmoid from y), and for the plain-arithmetic methods one
 // load per input (simd::load; GCC's own loops read y twice in (1 - y) * (1 + y)). The tanh, elu
-// and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and stay scalar,
-// as do the from-output derivatives that add in double (elu, selu, celu); simd::ScalarOrVec
-// constrains the templates.
+// and selu forwards (expm1 near 0, nothing to scale) were faster auto-vectorized and stay scalar;
+// simd::ScalarOrVec constrains the templates.
 using simd::ScalarOrVec;
 
 // Whether float computes in float on explicit vectors (AVX-512, AVX2) in GELU, gelu(tanh) and
@@ -82,10 +81,31 @@ NNK_INLINE V negative(V x) {
   return x > vm::Lane<V>(0) ? V{} : x;
 }
 
-// a * b where b == 0 means the limit 0 (x * sigmoid(x) at x = -inf, not inf * 0 = NaN).
+// a * b where b == 0 (b >= 0) means the limit 0 with a's sign (x * sigmoid(x) at x = -inf is
+// -0, not inf * 0 = NaN; x Phi(x) is -0 where Phi(x) underflows).
 template <class V>
 NNK_INLINE V times_vanishing(V a, V b) {
-  return b == vm::Lane<V>(0) ? V{} : a * b;
+  return b == vm::Lane<V>(0) ? vm::copysign(V{}, a) : a * b;
+}
+
+// g(y) in double, rounded once to T: elu, selu and celu's f' from y is y + alpha (or
+// y / alpha + 1), which cancels as y -> -alpha, where alpha's own rounding to float would be
+// all that is left. Float vectors (AVX-512) go through two double halves. g takes double and
+// Vec<double>. Whether it takes T's vectors: widen and narrow exist on AVX-512 only.
+template <class T>
+inline constexpr bool kInDoubleOnVectors =
+    !std::is_same_v<T, float> || simd::kHasScalef<simd::Vec<T>>;
+template <class V, class G>
+NNK_INLINE V in_double(V y, G g) {
+  using T = vm::Lane<V>;
+  if constexpr (std::is_same_v<T, double>) {
+    return g(y);
+  } else if constexpr (simd::kIsVector<V>) {
+    const auto [lo, hi] = simd::widen(y);
+    return simd::narrow(g(lo), g(hi));
+  } else {
+    return T(g(double(y)));
+  }
 }
 
 // p * x as hi + lo, p a double parameter (beta, 1/alpha). exp's tail has relative condition
@@ -273,12 +293,18 @@ struct Elu : Transcendental {
   T alpha;
   double alpha_d;  // y + alpha cancels near saturation: add in double with the exact parameter
   explicit Elu(const Params& p) : alpha(T(p.v[0])), alpha_d(p.v[0]) {}
-  NNK_INLINE T forward(T x) const { return x > T(0) ? x : alpha * vm::expm1<T, true>(negative(x)); }
+  // x >= 0 takes x: -0 stays -0 (expm1's sum makes +0 of it).
+  NNK_INLINE T forward(T x) const {
+    return x >= T(0) ? x : alpha * vm::expm1<T, true>(negative(x));
+  }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return x > T(0) ? T(1) : alpha * vm::exp_nonpositive(negative(x));
   }
-  NNK_INLINE T grad_from_output(T y) const { return y > T(0) ? T(1) : T(double(y) + alpha_d); }
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T, kInDoubleOnVectors<T>> grad_from_output(V y) const {
+    return y > T(0) ? T(1) : in_double(y, [&](auto v) NNK_INLINE_LAMBDA { return v + alpha_d; });
+  }
 };
 
 template <class T>
@@ -290,14 +316,16 @@ struct Selu : Transcendental {
   static constexpr T kScaleAlpha = T(kScaleAlphaD);
   explicit Selu(const Params&) {}
   NNK_INLINE T forward(T x) const {
-    return x > T(0) ? kScale * x : kScaleAlpha * vm::expm1<T, true>(negative(x));
+    return x >= T(0) ? kScale * x : kScaleAlpha * vm::expm1<T, true>(negative(x));  // -0 kept
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     return x > T(0) ? kScale : kScaleAlpha * vm::exp_nonpositive(negative(x));
   }
-  NNK_INLINE T grad_from_output(T y) const {  // in double: y + scale alpha cancels
-    return y > T(0) ? kScale : T(double(y) + kScaleAlphaD);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T, kInDoubleOnVectors<T>> grad_from_output(V y) const {
+    return y > T(0) ? kScale
+                    : in_double(y, [](auto v) NNK_INLINE_LAMBDA { return v + kScaleAlphaD; });
   }
 };
 
@@ -313,15 +341,20 @@ struct Celu : Transcendental {
     const Split<V> z = scaled(x, inv_alpha);
     const V e = vm::expm1(z.hi), correction = z.lo * (e + T(1));
     // (correction - correction) is 0 exactly when it is finite; where e overflows, drop it.
-    return x > T(0) ? x : alpha * (e + (correction - correction == T(0) ? correction : V{}));
+    // celu(x) has x's sign for either sign of alpha: copysign keeps it where x / alpha
+    // underflows (expm1 of -0 is +0 here), -0 included.
+    const V negative_x = alpha * (e + (correction - correction == T(0) ? correction : V{}));
+    return x > T(0) ? x : vm::copysign(negative_x, x);
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     const Split<V> z = scaled(x, inv_alpha);
     return x > T(0) ? T(1) : vm::exp(z.hi) * (T(1) + z.lo);
   }
-  NNK_INLINE T grad_from_output(T y) const {
-    return y > T(0) ? T(1) : T(double(y) / alpha_d + 1.0);
+  template <class V>
+  NNK_INLINE ScalarOrVec<V, T, kInDoubleOnVectors<T>> grad_from_output(V y) const {
+    return y > T(0) ? T(1)
+                    : in_double(y, [&](auto v) NNK_INLINE_LAMBDA { return v / alpha_d + 1.0; });
   }
 };
 
@@ -357,7 +390,8 @@ struct Gelu : Transcendental {
       // An explicit fma: contracted only where the compiler sees no select between the product
       // and the sum, the loop's scalar remainder rounded once and its vector body twice.
       const auto c = vm::normal_cdf_pdf(x);
-      return T(c.pdf == 0 ? c.cdf : vm::fma(double(x), c.pdf, c.cdf));
+      // Where phi underflows, f' is 0 with x's sign below 0 (the fma's rounding keeps it above).
+      return T(c.pdf == 0 ? vm::copysign(c.cdf, double(x)) : vm::fma(double(x), c.pdf, c.cdf));
     }
   }
 };
@@ -479,8 +513,8 @@ struct SwishOf : Transcendental {
     const V e = vm::exp_of<V, kOff>(red);
     return {z.hi, a, e, T(1) + e, red};
   }
-  // y e for z < 0, 0 below kLo (silu: x is -|z| there, and x e rounds to 0 at the clamp).
-  // swish's |x| may reach the largest number (beta tiny): above kPlain e is normal and y e
+  // y e for z < 0, a zero of y's sign below kLo (silu: x is -|z| there, and x e rounds to 0 at the
+  // clamp). swish's |x| may reach the largest number (beta tiny): above kPlain e is normal and y e
   // plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot overflow (k + 8 + kOff < -40 there in
   // float, -490 in double), and y 2^-8 is subnormal only where y e is 0 (above kPlain it would lose
   // a subnormal y's bits: x = 9e-43, 64 ulp).
@@ -492,8 +526,9 @@ struct SwishOf : Transcendental {
       vm::Reduced<V> red = p.red;
       red.k += vm::Bits<T>(8);
       red.kf += T(8);
-      return p.z > kPlain ? y * p.e
-                          : (p.z < kLo ? V{} : vm::times_exp<kOff>(y * T(1.0 / 256), red));
+      return p.z > kPlain
+                 ? y * p.e
+                 : (p.z < kLo ? vm::copysign(V{}, y) : vm::times_exp<kOff>(y * T(1.0 / 256), red));
     }
   }
   template <class V>
@@ -533,14 +568,17 @@ struct Mish : Transcendental {
   explicit Mish(const Params&) {}
   template <class V>
   struct FloatParts {
-    V e, x_e, n, den;  // e^x, x e^x (one rounding), n = e (e + 2), n + 2
+    V e, x_e, n, den;  // e^x, x e^x 2^Up (one rounding), n = e (e + 2), n + 2
   };
-  template <class V>
+  template <int Up = 0, class V>
   static NNK_INLINE FloatParts<V> float_parts(V x) {
     const V xc = vm::clamp_keep_nan(x, -150.0f, 20.0f);
     const vm::Reduced<V> red = vm::reduce_exp(xc);
     const V e = vm::exp_of(red), n = e * (e + T(2));
-    return {e, vm::times_exp(xc, red), n, n + T(2)};
+    vm::Reduced<V> up = red;
+    up.k += vm::Bits<T>(Up);
+    up.kf += T(Up);
+    return {e, vm::times_exp(xc, up), n, n + T(2)};
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {
@@ -557,11 +595,13 @@ struct Mish : Transcendental {
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> grad(V x) const {
     if constexpr (simd::kIsVector<V>) {
-      const FloatParts<V> p = float_parts(x);
+      // t + x sech^2 sigma, the second term 4 x e (e + 1) / den^2 formed 2^64 times larger
+      // (normal down to the clamp, at most 2^126 at x = 20) and scaled in the FMA: rounded once,
+      // and where the sum underflows it keeps the sign of the exact one (+0 + -0 is +0).
+      const FloatParts<V> p = float_parts<64>(x);
       const V inv = T(1) / p.den;
-      const V t = p.n * inv;
-      const V slope = p.x_e * (p.e + T(1)) * T(4) * inv * inv;  // x sech^2 sigma
-      return x > T(20) ? V{} + T(1) : t + slope;
+      const V slope_up = p.x_e * (p.e + T(1)) * inv * inv;
+      return x > T(20) ? V{} + T(1) : simd::fma(slope_up, V{} + T(0x1p-62), p.n * inv);
     } else {
       const Parts p = parts(x);
       return T(p.t + p.sech2 * p.x_sig);
@@ -606,8 +646,7 @@ struct SoftplusOf : Transcendental {
     return (vm::log1p_unit<D, float>(e) + vm::at_least(z, 0.0)) / beta;
   }
   template <class V>
-  NNK_INLINE ScalarOrVec<V, T, UnitBeta || !std::is_same_v<T, float> || simd::kHasScalef<V>>
-  forward(V x) const {
+  NNK_INLINE ScalarOrVec<V, T, UnitBeta || kInDoubleOnVectors<T>> forward(V x) const {
     if constexpr (!UnitBeta && std::is_same_v<T, float>) {
       if constexpr (simd::kIsVector<V>) {
         const auto [lo, hi] = simd::widen(x);
