@@ -518,10 +518,27 @@ struct SwishOf : Transcendental {
   // plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot overflow (k + 8 + kOff < -40 there in
   // float, -490 in double), and y 2^-8 is subnormal only where y e is 0 (above kPlain it would lose
   // a subnormal y's bits: x = 9e-43, 64 ulp).
+  // Whether e = e^-|z| is normal in every lane (NaN lanes count as normal): y e is then a plain
+  // product, and z e is not inf * 0. A vector's test: where it holds, the selects for the rare
+  // lanes are skipped, and each lane's result is the same either way (64K, 1 thread, backward:
+  // float64 silu 50 -> 41 us, swish(1.5) 65 -> 48, float32 swish(1.5) 23 -> 17). Never for
+  // float silu, which folds y into exp's scaling everywhere (one rounding fewer, in a 4-ulp
+  // bound).
+  template <class V>
+  static NNK_INLINE bool e_normal(const Parts<V>& p) {
+    if constexpr (UnitBeta && sizeof(T) == 4)
+      return false;
+    else
+      return !simd::any_below(p.z_neg, kPlain);
+  }
   template <class V>
   static NNK_INLINE V times_e(const Parts<V>& p, V y) {
-    if constexpr (UnitBeta) {
+    if constexpr (UnitBeta && sizeof(T) == 4) {
       return vm::times_exp<kOff>(y, p.red);
+    } else if (e_normal(p)) {
+      return y * p.e;
+    } else if constexpr (UnitBeta) {
+      return p.z > kPlain ? y * p.e : vm::times_exp<kOff>(y, p.red);
     } else {
       vm::Reduced<V> red = p.red;
       red.k += vm::Bits<T>(8);
@@ -541,8 +558,11 @@ struct SwishOf : Transcendental {
   NNK_INLINE ScalarOrVec<V, T> grad(V x) const {
     const Parts<V> p = parts(x);
     // z < 0: 1 + z is exact near f' = 0 (z = -1.28), where d + z lost d's rounding (5.8 ulp
-    // at |f'| = 0.06, 3.6 now); z clamped for silu's x = -inf. z e is 0, not NaN, at z = inf.
-    const V num = p.z < T(0) ? times_e(p, (T(1) + p.z_neg) + p.e) : p.d + times_vanishing(p.z, p.e);
+    // at |f'| = 0.06, 3.6 now); z clamped for silu's x = -inf. z >= 0: d + z e, fused; d where
+    // e is 0 (z = inf: not inf * 0).
+    V above = vm::fma(p.z, p.e, p.d);
+    if (!e_normal(p)) above = p.e == T(0) ? p.d : above;
+    const V num = p.z < T(0) ? times_e(p, (T(1) + p.z_neg) + p.e) : above;
     return vm::keep_nan(p.z, num / (p.d * p.d));
   }
 };

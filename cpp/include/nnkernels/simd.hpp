@@ -70,6 +70,12 @@ using Rebind = typename LaneOf<V>::template rebind<U>;
 template <class V>
 inline constexpr bool kIsVector = !std::is_same_v<V, Lane<V>>;
 
+// A scalar is its own single lane (the vector forms are with the ISA's intrinsics below).
+template <class T, class = std::enable_if_t<std::is_floating_point_v<T>>>
+NNK_INLINE bool any_below(T v, T bound) {
+  return v < bound;
+}
+
 // The return type of a method that is a template over T or Vec<T>: V for those two types, a
 // substitution failure otherwise, so callers can ask whether it takes vectors. Vectorizable =
 // false keeps a method scalar (e.g. its math leaves T for double).
@@ -167,6 +173,13 @@ NNK_INLINE Vec<double> load_or(const double* p, index_t n, double fill) {
 // Whether any lane is NaN; the largest lane.
 NNK_INLINE bool any_nan(Vec<float> v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
 NNK_INLINE bool any_nan(Vec<double> v) { return _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0; }
+// Whether any lane of v is below bound (NaN lanes are not): a vector's test for a rare path.
+NNK_INLINE bool any_below(Vec<float> v, float bound) {
+  return _mm512_cmp_ps_mask(v, _mm512_set1_ps(bound), _CMP_LT_OQ) != 0;
+}
+NNK_INLINE bool any_below(Vec<double> v, double bound) {
+  return _mm512_cmp_pd_mask(v, _mm512_set1_pd(bound), _CMP_LT_OQ) != 0;
+}
 NNK_INLINE float reduce_max(Vec<float> v) { return _mm512_reduce_max_ps(v); }
 // The lanes added as a tree: a fixed order (the same bits for any thread count), three
 // dependent additions instead of eight.
@@ -247,6 +260,8 @@ template <class T>
 Vec<T> load_or(const T* p, index_t n, T fill) = delete;
 template <class V>
 bool any_nan(V v) = delete;
+template <class V>
+bool any_below(V v, Lane<V> bound) = delete;
 template <class V>
 Lane<V> reduce_max(V v) = delete;
 template <class V>
