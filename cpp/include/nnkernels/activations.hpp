@@ -102,10 +102,9 @@ NNK_INLINE T plus_keeping_negative_zero(T a, T b) {
 // g(y) in double, rounded once to T: elu, selu and celu's f' from y is y + alpha (or
 // y / alpha + 1), which cancels as y -> -alpha, where alpha's own rounding to float would be
 // all that is left. Float vectors (AVX-512) go through two double halves. g takes double and
-// Vec<double>. Whether it takes T's vectors: widen and narrow exist on AVX-512 only.
+// Vec<double>. Whether it takes T's vectors (widen and narrow, for float):
 template <class T>
-inline constexpr bool kInDoubleOnVectors =
-    !std::is_same_v<T, float> || simd::kHasScalef<simd::Vec<T>>;
+inline constexpr bool kInDoubleOnVectors = !std::is_same_v<T, float> || simd::kHasWiden;
 template <class V, class G>
 NNK_INLINE V in_double(V y, G g) {
   using T = vm::Lane<V>;

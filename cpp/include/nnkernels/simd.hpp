@@ -253,7 +253,15 @@ NNK_INLINE Vec<float> minus_nearest(Vec<float> x) {
   return x - Vec<float>(_mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 #endif
-#if !defined(__AVX512F__)  // explicit vectors' sums and widening run on AVX-512 only
+// Whether widen, narrow and the lane sums exist: explicit vectors' sums and widening run on
+// AVX-512 only.
+inline constexpr bool kHasWiden =
+#if defined(__AVX512F__)
+    true;
+#else
+    false;
+#endif
+#if !defined(__AVX512F__)
 template <class V, class N>
 V first(V v, N n) = delete;
 template <class T>
