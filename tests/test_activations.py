@@ -373,7 +373,10 @@ def test_results_do_not_depend_on_the_position_in_the_loop(isa, dtype, name, par
     its vector: kernels may skip a rare path for vectors without such lanes): a value does not
     change with the array's length, alignment or order, and streamed outputs
     (tests/test_streaming.py) can split a call into blocks. NaNs of either sign."""
-    x = sweep(dtype)[::25]
+    # and where beta x is exactly silu/swish's plain-product threshold (-80 in float32, -700 in
+    # float64), or twice it: such lanes go either way with neighbours beyond it.
+    plain = (-80.0 if dtype == np.float32 else -700.0) / params.get("beta", 1.0)
+    x = np.concatenate([sweep(dtype)[::25], np.array([plain, 2 * plain] * 8, dtype)])
     dy = np.random.default_rng(5).uniform(-2, 2, x.shape).astype(dtype)
     shuffle = np.random.default_rng(6).permutation(x.size)
     fwd, grad, bwd = (getattr(nk, name + s) for s in ("", "_grad", "_backward"))

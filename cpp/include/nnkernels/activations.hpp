@@ -524,37 +524,33 @@ struct SwishOf : Transcendental {
     const V e = vm::exp_of<V, kOff>(red);
     return {z.hi, a, e, T(1) + e, red};
   }
-  // y e for z < 0, a zero of y's sign below kLo (silu: x is -|z| there, and x e rounds to 0 at the
-  // clamp). swish's |x| may reach the largest number (beta tiny): above kPlain e is normal and y e
-  // plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot overflow (k + 8 + kOff < -40 there in
-  // float, -490 in double), and y 2^-8 is subnormal only where y e is 0 (above kPlain it would lose
-  // a subnormal y's bits: x = 9e-43, 64 ulp).
-  // Whether e = e^-|z| is normal in every lane (NaN lanes count as normal): y e is then a plain
-  // product, and z e is not inf * 0. A vector's test: where it holds, the selects for the rare
-  // lanes are skipped, and each lane's result is the same either way (64K, 1 thread, backward:
-  // float64 silu 50 -> 41 us, swish(1.5) 65 -> 48, float32 swish(1.5) 23 -> 17). Never for
-  // float silu, which folds y into exp's scaling everywhere (one rounding fewer, in a 4-ulp
-  // bound).
+  // Whether e = e^-|z| is normal in every lane (NaN lanes count as normal): swish's y e is then
+  // a plain product, and z e is not inf * 0. A vector's test: where it holds, the selects for
+  // the rare lanes are skipped, and each lane's result is the same either way (64K, 1 thread,
+  // backward: float64 silu 50 -> 48.7 us, swish(1.5) 65 -> 48, float32 swish(1.5) 23 -> 17).
   template <class V>
   static NNK_INLINE bool e_normal(const Parts<V>& p) {
-    if constexpr (UnitBeta && sizeof(T) == 4)
-      return false;
-    else
-      return !simd::any_below(p.z_neg, kPlain);
+    return !simd::any_below(p.z_neg, kPlain);
   }
+  // y e for z < 0, a zero of y's sign below kLo (silu: x is -|z| there, and x e rounds to 0 at the
+  // clamp). silu folds y into exp's scaling everywhere, one rounding fewer: y e made its float64
+  // backward 14 % faster but put 88 of 1M mpmath-checked grads above 3 ulp (36 fused; the bound
+  // is 4, reached by both). swish's |x| may reach the largest number (beta
+  // tiny): from kPlain up e is normal and y e plain; below, y 2^-8 e^r scaled by 2^(k + 8) cannot
+  // overflow (k + 8 + kOff < -40 there in float, -490 in double), and y 2^-8 is subnormal only
+  // where y e is 0 (above kPlain it would lose a subnormal y's bits: x = 9e-43, 64 ulp).
   template <class V>
   static NNK_INLINE V times_e(const Parts<V>& p, V y) {
-    if constexpr (UnitBeta && sizeof(T) == 4) {
+    if constexpr (UnitBeta) {
       return vm::times_exp<kOff>(y, p.red);
     } else if (e_normal(p)) {
       return y * p.e;
-    } else if constexpr (UnitBeta) {
-      return p.z > kPlain ? y * p.e : vm::times_exp<kOff>(y, p.red);
     } else {
       vm::Reduced<V> red = p.red;
       red.k += vm::Bits<T>(8);
       red.kf += T(8);
-      return p.z > kPlain
+      // z >= kPlain as in e_normal: a lane's path must not depend on its neighbours.
+      return p.z >= kPlain
                  ? y * p.e
                  : (p.z < kLo ? vm::copysign(V{}, y) : vm::times_exp<kOff>(y * T(1.0 / 256), red));
     }
