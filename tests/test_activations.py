@@ -267,6 +267,26 @@ def test_swish_of_the_largest_inputs_with_a_tiny_beta(isa, dtype):
         np.testing.assert_allclose(got, want, rtol=4 * float(np.finfo(dtype).eps))
 
 
+def test_parameters_below_float32_normal_range(isa):
+    """beta = 1e-38 is subnormal in float32: beta x as a float pair kept beta to 2^-22 only, so
+    e^-|beta x| at |beta x| ~ 2 and huge x came out 4.5 ulp off (a review's scan). Forward and
+    grad within the bound (4 ulp, and 4 eps absolute where the grad crosses 0 at beta x = -1.28)
+    over 400,001 points spread evenly up to the largest float."""
+    beta = 1e-38
+    big = float(np.finfo(np.float32).max)
+    x = np.linspace(-big, big, 400_001).astype(np.float32)
+    xl = x.astype(np.longdouble)
+    s = 1 / (1 + np.exp(-np.longdouble(beta) * xl))
+    z = np.longdouble(beta) * xl
+    for fn, want in ((nk.swish, xl * s), (nk.swish_grad, s * (1 + z * (1 - s)))):
+        got = fn(x, beta=beta).astype(np.longdouble)
+        ulp = np.spacing(np.abs(want.astype(np.float32))).astype(np.longdouble)
+        err = np.abs(got - want) / (4 * ulp + 4 * np.finfo(np.float32).eps)
+        assert err.max() <= 1, (
+            f"{fn.__name__}: {float(err.max()):.2f} of the bound at x = {x[err.argmax()]}"
+        )
+
+
 def test_parameters_beyond_float32_range(isa):
     """beta x and x / alpha with the parameter beyond float32's range (1e39, or alpha = 1e-39):
     the float32 kernels carry it as a float pair, which must not become inf (0 * inf = NaN)."""

@@ -134,14 +134,18 @@ NNK_INLINE Split<V> scaled(V x, double p) {
   using T = vm::Lane<V>;
   if constexpr (vm::kFma || simd::kIsVector<V>) {
     // A float p beyond float's range (1 / alpha for alpha = 1e-39) scales by 2^64 after the
-    // product: p_hi = inf made 0 * p NaN. The test is loop-invariant.
-    const bool huge = sizeof(T) == 4 && !(std::fabs(p) <= double(std::numeric_limits<T>::max()));
-    const double c = huge ? 0x1p64 : 1.0;
+    // product: p_hi = inf made 0 * p NaN. One below 2^-100 (beta = 1e-38) by 2^-64: a subnormal
+    // p_hi, and p_lo lost below it, held p to 2^-22 only (swish 5 ulp at x = -2.4e38). The
+    // test is loop-invariant.
+    const double mag = std::fabs(p);
+    const bool huge = sizeof(T) == 4 && !(mag <= double(std::numeric_limits<T>::max()));
+    const bool tiny = sizeof(T) == 4 && mag < 0x1p-100 && mag > 0;
+    const double c = huge ? 0x1p64 : (tiny ? 0x1p-64 : 1.0);
     const T p_hi = T(p / c);
     V hi = x * p_hi;
     V lo = vm::fma(x, V{} + p_hi, -hi);
     if constexpr (sizeof(T) == 4) lo += x * T(p / c - double(p_hi));
-    if (huge) {
+    if (huge || tiny) {
       hi *= T(c);
       lo *= T(c);
     }
