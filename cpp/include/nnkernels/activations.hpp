@@ -145,7 +145,7 @@ NNK_INLINE Split<V> scaled(V x, double p) {
     V hi = x * p_hi;
     V lo = vm::fma(x, V{} + p_hi, -hi);
     if constexpr (sizeof(T) == 4) lo += x * T(p / c - double(p_hi));
-    if (huge || tiny) {
+    if (c != 1.0) {
       hi *= T(c);
       lo *= T(c);
     }
@@ -550,9 +550,7 @@ struct SwishOf : Transcendental {
     } else if (e_normal(p)) {
       return y * p.e;
     } else {
-      vm::Reduced<V> red = p.red;
-      red.k += vm::Bits<T>(8);
-      red.kf += T(8);
+      const vm::Reduced<V> red = p.red.shifted(8);
       // z >= kPlain as in e_normal: a lane's path must not depend on its neighbours.
       return p.z >= kPlain
                  ? y * p.e
@@ -606,10 +604,7 @@ struct Mish : Transcendental {
     const V xc = vm::clamp_keep_nan(x, -150.0f, 20.0f);
     const vm::Reduced<V> red = vm::reduce_exp(xc);
     const V e = vm::exp_of(red), n = e * (e + T(2));
-    vm::Reduced<V> up = red;
-    up.k += vm::Bits<T>(Up);
-    up.kf += T(Up);
-    return {e, vm::times_exp(xc, up), n, n + T(2)};
+    return {e, vm::times_exp(xc, red.shifted(Up)), n, n + T(2)};
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, kFloatOnVectors<T>> forward(V x) const {

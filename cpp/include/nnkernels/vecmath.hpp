@@ -154,9 +154,10 @@ NNK_INLINE V clamp_keep_nan(V x, U lo, U hi) {
 }
 
 // Coefficients of a polynomial, highest degree first, evaluated by Horner's rule.
+// Float coefficients serve double too (widened exactly): a float-accuracy polynomial in double.
 template <class V, class C, size_t N>
 NNK_INLINE V horner(V x, const C (&c)[N]) {
-  static_assert(N >= 2 && std::is_same_v<C, Lane<V>>);
+  static_assert(N >= 2 && (std::is_same_v<C, Lane<V>> || std::is_same_v<C, float>));
   V acc = x * c[0] + c[1];
 #pragma GCC unroll 32
   for (size_t i = 2; i < N; ++i) acc = acc * x + c[i];
@@ -218,6 +219,15 @@ struct Reduced {
       return r * (r * q + T(1)) + T(1);
     else
       return expm1_r() + T(1);
+  }
+  // The reduction of x + n ln2: e^x 2^n, the scaling moved by n (a product formed 2^n larger,
+  // or smaller, so that it neither underflows nor overflows before its own scaling).
+  NNK_INLINE Reduced shifted(int n) const {
+    using T = Lane<V>;
+    Reduced s = *this;
+    s.k += typename Traits<T>::Bits(n);
+    s.kf += T(n);
+    return s;
   }
 };
 struct NoLowPart {};
@@ -387,18 +397,12 @@ struct Log1pUnitPoly {
       -0.15269667074363288f,   0.19663274257204805f,  -0.24951616262872074f,  0.33329710498917749f,
       -0.49999892648063279f,   0.99999999465629198f};
 };
-struct Log1pUnitPolyInDouble {
-  static constexpr double c[10] = {Log1pUnitPoly::c[0], Log1pUnitPoly::c[1], Log1pUnitPoly::c[2],
-                                   Log1pUnitPoly::c[3], Log1pUnitPoly::c[4], Log1pUnitPoly::c[5],
-                                   Log1pUnitPoly::c[6], Log1pUnitPoly::c[7], Log1pUnitPoly::c[8],
-                                   Log1pUnitPoly::c[9]};
-};
 template <class V, class Result = Lane<V>>
 NNK_INLINE V log1p_unit(V y) {
   if constexpr (sizeof(Lane<V>) == 4)
     return y * horner(y, Log1pUnitPoly::c);
   else if constexpr (sizeof(Result) == 4)  // double rounded to float: float's polynomial serves
-    return y * horner(y, Log1pUnitPolyInDouble::c);
+    return y * horner(y, Log1pUnitPoly::c);
   else
     return log1p<V, true>(y);
 }
