@@ -1,4 +1,5 @@
-"""Generates the log polynomials Log1pUnitPoly (vecmath.hpp) and LogCoshPoly (losses.hpp).
+"""Generates the log polynomials Log1pUnitPoly (vecmath.hpp), LogCoshPoly and LogCoshTailPoly
+(losses.hpp).
 
 Both are fitted by mpmath's chebyfit in 50-digit arithmetic, relative to the function, so that a
 float result is one multiply away from the polynomial:
@@ -6,6 +7,8 @@ float result is one multiply away from the polynomial:
   degree 9 in float. Double would need degree 20, where log1p's reduction costs less.
 - log(cosh a) = u p(u), u = a^2, on a in [0, 1] (log-cosh near 0, where a - ln 2 + log1p(e^-2a)
   cancels): degree 7 in float, 14 in double.
+- log(1 + z) = z q(z) on [0, e^-2] (log-cosh above 1, z = e^-2a): degree 5 in float, 11 in
+  double, where [0, 1] takes degree 9 and log1p's reduction (two divisions).
 
     python cpp/tools/fit_log.py   # prints the C++ arrays pasted into the headers
 """
@@ -24,10 +27,10 @@ def log_cosh_over_u(u):
     return mp.log(mp.cosh(mp.sqrt(u))) / u if u != 0 else mp.mpf(1) / 2
 
 
-def max_relative_error(g, coeffs, samples=4001):
-    """Of the polynomial against g on [0, 1]: the relative error of y q(y) and u p(u) alike,
+def max_relative_error(g, coeffs, hi, samples=4001):
+    """Of the polynomial against g on [0, hi]: the relative error of y q(y) and u p(u) alike,
     with the coefficients as the header stores them (exact arithmetic otherwise)."""
-    return max(abs(mp.polyval(coeffs, x) / g(x) - 1) for x in mp.linspace(0, 1, samples))
+    return max(abs(mp.polyval(coeffs, x) / g(x) - 1) for x in mp.linspace(0, hi, samples))
 
 
 def rounded(coeffs, suffix):
@@ -37,12 +40,13 @@ def rounded(coeffs, suffix):
 
 
 if __name__ == "__main__":
-    for name, g, fits in (
-        ("Log1pUnitPoly", log1p_over_y, ((9, "f"),)),
-        ("LogCoshPoly", log_cosh_over_u, ((7, "f"), (14, ""))),
+    for name, g, hi, fits in (
+        ("Log1pUnitPoly", log1p_over_y, 1, ((9, "f"),)),
+        ("LogCoshPoly", log_cosh_over_u, 1, ((7, "f"), (14, ""))),
+        ("LogCoshTailPoly", log1p_over_y, mp.exp(-2), ((5, "f"), (11, ""))),
     ):
         for degree, suffix in fits:
-            c, _ = mp.chebyfit(g, [0, 1], degree + 1, error=True)
-            err = mp.nstr(max_relative_error(g, rounded(c, suffix)), 3)
+            c, _ = mp.chebyfit(g, [0, hi], degree + 1, error=True)
+            err = mp.nstr(max_relative_error(g, rounded(c, suffix), hi), 3)
             print(f"// {name}, degree {degree}: relative error {err}")
             print("{" + ", ".join(f"{mp.nstr(v, 17)}{suffix}" for v in c) + "}")

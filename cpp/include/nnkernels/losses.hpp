@@ -106,9 +106,10 @@ struct SmoothL1 {  // |d| < beta: d^2 / (2 beta), else |d| - beta / 2
   }
 };
 
-// log(cosh d) = u p(u), u = d^2, below |d| = 1 (cpp/tools/fit_log.py; the large-|d| form cancels
-// there), and |d| - ln 2 + log1p(e^-2|d|) above it (no overflow). tanh|d| = -q / (2 + q) with
-// q = r (2 + r) = expm1(-2|d|), r = expm1(-|d|) (e^-2|d| = (1 + r)^2).
+// log(cosh d) = u p(u), u = d^2, below |d| = 1 (the large-|d| form cancels there), and
+// |d| - ln 2 + log1p(z) above it (no overflow), z = e^-2|d| <= e^-2: log1p as z q(z) on that
+// short interval (cpp/tools/fit_log.py). tanh|d| = -e / (2 + e), e = expm1(-2|d|); e and z
+// come from one reduction of -2|d|.
 template <class T>
 struct LogCoshPoly;
 template <>
@@ -128,17 +129,34 @@ struct LogCoshPoly<double> {
       0.022222222222053066,    -0.083333333333331077,  0.49999999999999999};
 };
 template <class T>
+struct LogCoshTailPoly;
+template <>
+struct LogCoshTailPoly<float> {
+  static constexpr float c[6] = {-0.11953338093275451f, 0.19331548391827263f,
+                                 -0.24954633205963873f, 0.33331919221178049f,
+                                 -0.49999983733719392f, 0.99999999969474911f};
+};
+template <>
+struct LogCoshTailPoly<double> {
+  static constexpr double c[12] = {
+      -0.040763590186207889, 0.077794092870489534, -0.097508089022957444, 0.11080185277579026,
+      -0.12497426859738773,  0.14285570236372879,  -0.16666661329422394,  0.19999999874175987,
+      -0.24999999998245152,  0.33333333333320662,  -0.49999999999999964,  1.0};
+};
+template <class T>
 struct LogCosh {
   explicit LogCosh(const Params&) {}
   template <class V>
   NNK_INLINE V operator()(V p, V t, V& g) const {
-    const V d = p - t, a = vm::abs(d), u = d * d;
-    const V r = vm::expm1<V, true>(-a), e = T(1) + r;
-    const V q = r * (T(2) + r);
-    g = vm::copysign(-q / (T(2) + q), d);
-    const V small = u * vm::horner(u, LogCoshPoly<T>::c);
-    const V large = (a - T(0.69314718055994530942)) + vm::log1p_unit(e * e);
-    return a < T(1) ? small : vm::keep_nan(d, large);
+    const V d = p - t, a = vm::abs(d);
+    // Beyond kExpm1Lo, e = -1 and z (from the clamped x) is below a's rounding.
+    const vm::Reduced<V> red = vm::reduce_exp(vm::at_least(T(-2) * a, vm::Traits<T>::kExpm1Lo));
+    const V e = vm::expm1_of(red);
+    g = vm::copysign(e / (T(2) + e), d);  // copysign drops the sign of -tanh|d|
+    const V u = d * d;
+    const V z = vm::scale_reduced<V, vm::Traits<T>::kScaleOffset>(red.expm1_r() + T(1), red);
+    const V large = (a - T(0.69314718055994530942)) + z * vm::horner(z, LogCoshTailPoly<T>::c);
+    return a < T(1) ? u * vm::horner(u, LogCoshPoly<T>::c) : large;
   }
 };
 
@@ -199,7 +217,8 @@ struct BinaryCrossEntropy {
 };
 
 // (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x): stable for any logit x. One exp(-|x|)
-// serves softplus(-x) = max(-x, 0) + log1p(e) and sigma(-x).
+// serves softplus(-x) = max(-x, 0) + log1p(e) and sigma(-x). A NaN x makes e NaN (the exp's
+// clamp keeps it), and with it s and both results.
 template <class T>
 struct BceWithLogits {
   T pos_weight;
@@ -209,10 +228,10 @@ struct BceWithLogits {
     const V lw = T(1) + (pos_weight - T(1)) * t;
     const V e = vm::exp_nonpositive(vm::neg_abs(x));
     const V s = T(1) / (T(1) + e);
-    const V sig_neg = x >= T(0) ? e * s : vm::keep_nan(x, s);
-    const V sp_neg = (x < T(0) ? -x : V{}) + vm::log1p_unit(e);
+    const V sig_neg = x >= T(0) ? e * s : s;
+    const V sp_neg = vm::at_least(-x, T(0)) + vm::log1p_unit(e);
     g = (T(1) - t) - lw * sig_neg;
-    return (T(1) - t) * x + lw * vm::keep_nan(x, sp_neg);
+    return (T(1) - t) * x + lw * sp_neg;
   }
 };
 

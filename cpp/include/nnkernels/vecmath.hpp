@@ -326,6 +326,19 @@ NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
   return scale_reduced<V, Off>(fma(yr, fma(red.r, red.q, V{} + T(1)), y), red);
 }
 
+// e^x - 1 from x's reduction for small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative
+// accuracy near 0. x >= kExpm1Lo keeps 2^k normal (one vscalef where the level has it).
+template <class V>
+NNK_INLINE V expm1_of(const Reduced<V>& red) {
+  using T = Lane<V>;
+  V p;
+  if constexpr (simd::kHasScalef<V>)
+    p = simd::scalef(V{} + T(1), red.kf);
+  else
+    p = pow2<V>(red.k);
+  return p * red.expm1_r() + (p - T(1));
+}
+
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
 // guarantees x <= 0 (or NaN), which drops the overflow path.
 template <class V, bool NonPositive = false>
@@ -334,10 +347,8 @@ NNK_INLINE V expm1(V x) {
   using F = Traits<T>;
   x = NonPositive ? at_least(x, F::kExpm1Lo) : clamp_keep_nan(x, F::kExpm1Lo, F::kExpHi);
   const Reduced<V> red = reduce_exp(x);
-  // Small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative accuracy near 0. x >= kExpm1Lo
-  // keeps 2^k normal; where k is large, 2^k may be inf, but that lane takes the other result.
-  const V p = pow2<V>(red.k);
-  const V small = p * red.expm1_r() + (p - T(1));
+  // Where k is large, 2^k may be inf, but that lane takes the other result.
+  const V small = expm1_of(red);
   if constexpr (NonPositive) return small;
   // Large k: the -1 no longer cancels anything, and e^x reaches the overflow threshold.
   const V large = exp_of<V, -F::kScaleOffset>(red) - T(1);
