@@ -128,12 +128,7 @@ NEGATIVE_TAILS = [
     NEGATIVE_TAILS,
     ids=[f"{n}{''.join(f'-{v}' for v in p.values())}-{w}-{x}" for n, p, w, x in NEGATIVE_TAILS],
 )
-def test_far_negative_tails_are_negative_zero(request, isa, dtype, name, params, what, x0):
-    if (name, what, dtype, isa) in {("mish", "grad", np.float64, i) for i in ("avx2", "avx512")}:
-        # A known gap, held by strict xfail: the double kernel's t + sech^2 x sigma(x), both
-        # terms 0 below x = -745, is contracted into an FMA (+0 + -0 = +0) whatever the source
-        # says; a select after it cost float64 mish_grad 8 %.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="float64 mish grad: +0"))
+def test_far_negative_tails_are_negative_zero(isa, dtype, name, params, what, x0):
     fn = getattr(nk, name if what == "forward" else name + "_grad")
     got = fn(np.full(37, x0, dtype), **params)  # vector body and remainder
     assert (got == 0).all() and np.signbit(got).all(), f"{name}{params} {what}({x0}): {got[:3]}"

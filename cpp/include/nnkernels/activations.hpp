@@ -631,22 +631,27 @@ struct Mish : Transcendental {
       const V slope_up = p.x_e * (p.e + T(1)) * inv * inv;
       return x > T(20) ? V{} + T(1) : simd::fma(slope_up, V{} + T(0x1p-62), p.n / p.den);
     } else {
-      const Parts p = parts(x);
-      return T(plus_keeping_negative_zero(p.t, p.sech2 * p.x_sig));
+      // The slope term formed 2^256 larger (normal down to the clamp) and scaled in the sum:
+      // where the sum underflows, a fused t + slope 2^-256 keeps the exact sum's sign as the
+      // unfused -((-t) - slope 2^-256) does (the slope scaled before the FMA was -0 below -745).
+      const Parts p = parts<256>(x);
+      return T(plus_keeping_negative_zero(p.t, p.sech2 * p.x_sig * 0x1p-256));
     }
   }
   struct Parts {
-    double t, sech2, x_sig, x_t;  // x sigma(x) and x t, for x <= 40
+    double t, sech2, x_sig, x_t;  // x sigma(x) 2^Up and x t, for x <= 40
   };
   // x clamped to [-800, 40]: t and sech2 are 1 and 0 above 40 (in both formats), x e^x is 0
   // below -800. x e^x is formed before exp's scaling (vm::times_exp): float64 e^x is subnormal
   // below -708 where x e^x is not (354 ulp off, rounded first); x t serves x >= 0.
+  template <int Up = 0>
   static NNK_INLINE Parts parts(double x) {
     const double xc = vm::clamp_keep_nan(x, -800.0, 40.0);
     const auto red = vm::reduce_exp<double, vm::ExpPolyFor<double, T>>(xc);
     const double e = vm::exp_of(red), x_e = vm::times_exp(xc, red);
+    const double x_e_up = Up == 0 ? x_e : vm::times_exp(xc, red.shifted(Up));
     const double n = e * (e + 2), inv = 1 / (n + 2);
-    return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, x_e / (1 + e), x_e * (e + 2) * inv};
+    return {n * inv, x > 40 ? 0.0 : 4 * (n + 1) * inv * inv, x_e_up / (1 + e), x_e * (e + 2) * inv};
   }
 };
 
