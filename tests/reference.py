@@ -153,7 +153,9 @@ REFS: dict[str, Ref] = {
         kinks=(0.0,),
     ),
     "elu": Ref(
-        lambda x, alpha=1.0: np.where(_f64(x) > 0, x, alpha * np.expm1(_f64(x))),
+        # x >= 0 takes x: elu(-0) = -0 for either sign of alpha, as PyTorch (alpha expm1(-0)
+        # would be +0 for alpha < 0).
+        lambda x, alpha=1.0: np.where(_f64(x) >= 0, x, alpha * np.expm1(_f64(x))),
         lambda x, alpha=1.0: np.where(_f64(x) > 0, 1.0, alpha * np.exp(np.minimum(_f64(x), 0))),
         lambda y, alpha=1.0: np.where(_f64(y) > 0, 1.0, _f64(y) + alpha),
         kinks=(0.0,),

@@ -20,6 +20,7 @@ PARAM_CASES = [
     ("leaky_relu", {"negative_slope": 0.2}),
     ("leaky_relu", {"negative_slope": -0.5}),
     ("elu", {"alpha": 0.5}),
+    ("elu", {"alpha": -0.5}),
     ("celu", {"alpha": 2.5}),
     ("celu", {"alpha": -1.0}),
     ("hardtanh", {"min_val": -2.0, "max_val": 0.5}),
