@@ -387,9 +387,12 @@ def loss_binary_cross_entropy(p, t):
 
 def loss_binary_cross_entropy_with_logits(x, t, pos_weight=None):
     x, t = _f64(x), _f64(t)
-    lw = 1 + ((1.0 if pos_weight is None else pos_weight) - 1) * t
+    pw = 1.0 if pos_weight is None else pos_weight
+    lw = 1 + (pw - 1) * t
+    # -(pw t log sigma(x) + (1 - t) log sigma(-x)); its derivative (1 - t) - lw sigma(-x)
     with np.errstate(invalid="ignore"):
-        return (1 - t) * x + lw * np.logaddexp(0.0, -x), (1 - t) - lw * sigmoid(-x)
+        value = pw * t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
+        return value, (1 - t) - lw * sigmoid(-x)
 
 
 def loss_hinge(p, t):
@@ -414,7 +417,7 @@ def loss_binary_focal_loss(x, t, gamma=2.0, alpha=0.25):
     with np.errstate(divide="ignore", invalid="ignore"):
         mg = m**gamma
         mg1 = np.ones_like(m) if gamma == 1 else m ** (gamma - 1)
-    g = at * ((sp - t) * mg + ce * gamma * mg1 * (1 - 2 * t) * sp * sn)
+        g = at * ((sp - t) * mg + ce * gamma * mg1 * (1 - 2 * t) * sp * sn)
     return at * ce * mg, g
 
 

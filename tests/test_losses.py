@@ -366,8 +366,8 @@ def test_cross_entropy_extremal_logits(isa, dtype):
 
 
 def test_pointwise_extremes_and_nan(isa, dtype):
-    x = np.array([-1e4, -100, -30, 0, 30, 100, 1e4, np.inf, -np.inf, np.nan])
-    t = np.array([1, 0, 1, 0.5, 0, 1, 0, 1, 0, 1.0])
+    x = np.array([-1e4, -100, -30, 0, 30, 100, 1e4, np.inf, -np.inf, np.nan, np.inf, -np.inf])
+    t = np.array([1, 0, 1, 0.5, 0, 1, 0, 1, 0, 1, 0.5, 0.5])
     names = ["binary_cross_entropy_with_logits", "log_cosh", "mse", "huber", "binary_focal_loss"]
     for name in names:
         _check(name, {}, x, t, dtype, "none")

@@ -132,16 +132,15 @@ template <class T>
 struct LogCoshTailPoly;
 template <>
 struct LogCoshTailPoly<float> {
-  static constexpr float c[6] = {-0.11953338093275451f, 0.19331548391827263f,
-                                 -0.24954633205963873f, 0.33331919221178049f,
-                                 -0.49999983733719392f, 0.99999999969474911f};
+  static constexpr float c[5] = {0.1527626873236855f, -0.24472727146130062f, 0.33308517132578132f,
+                                 -0.49999585212207446f, 0.9999999887987532f};
 };
 template <>
 struct LogCoshTailPoly<double> {
-  static constexpr double c[12] = {
-      -0.040763590186207889, 0.077794092870489534, -0.097508089022957444, 0.11080185277579026,
-      -0.12497426859738773,  0.14285570236372879,  -0.16666661329422394,  0.19999999874175987,
-      -0.24999999998245152,  0.33333333333320662,  -0.49999999999999964,  1.0};
+  static constexpr double c[11] = {
+      0.047411558351055566, -0.087728103343079859, 0.10902255928228051, -0.12477323238003318,
+      0.14284110830127549,  -0.16666593275908788,  0.19999997895273075, -0.24999999964663686,
+      0.33333333333028266,  -0.49999999999998971,  0.99999999999999999};
 };
 template <class T>
 struct LogCosh {
@@ -216,9 +215,11 @@ struct BinaryCrossEntropy {
   }
 };
 
-// (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x): stable for any logit x. One exp(-|x|)
-// serves softplus(-x) = max(-x, 0) + log1p(e) and sigma(-x). A NaN x makes e NaN (the exp's
-// clamp keeps it), and with it s and both results.
+// pos_weight t softplus(-x) + (1 - t) softplus(x) = c x + lw log1p(e), e = e^-|x|,
+// lw = 1 + (pos_weight - 1) t, c = 1 - t for x >= 0 and -pos_weight t below: both terms >= 0
+// for t in [0, 1] (nothing cancels, and an infinite x gives the limit where c is not 0). The
+// gradient (1 - t) - lw sigma(-x). One e serves log1p and sigma(-x); a NaN x makes e NaN (the
+// exp's clamp keeps it), and with it both results.
 template <class T>
 struct BceWithLogits {
   T pos_weight;
@@ -228,10 +229,10 @@ struct BceWithLogits {
     const V lw = T(1) + (pos_weight - T(1)) * t;
     const V e = vm::exp_nonpositive(vm::neg_abs(x));
     const V s = T(1) / (T(1) + e);
-    const V sig_neg = x >= T(0) ? e * s : s;
-    const V sp_neg = vm::at_least(-x, T(0)) + vm::log1p_unit(e);
-    g = (T(1) - t) - lw * sig_neg;
-    return (T(1) - t) * x + lw * sp_neg;
+    const auto nonnegative = x >= T(0);
+    g = (T(1) - t) - lw * (nonnegative ? e * s : s);
+    const V c = nonnegative ? T(1) - t : -pos_weight * t;
+    return c * x + lw * vm::log1p_unit(e);
   }
 };
 
