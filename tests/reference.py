@@ -388,11 +388,10 @@ def loss_binary_cross_entropy(p, t):
 def loss_binary_cross_entropy_with_logits(x, t, pos_weight=None):
     x, t = _f64(x), _f64(t)
     pw = 1.0 if pos_weight is None else pos_weight
-    lw = 1 + (pw - 1) * t
-    # -(pw t log sigma(x) + (1 - t) log sigma(-x)); its derivative (1 - t) - lw sigma(-x)
+    # -(pw t log sigma(x) + (1 - t) log sigma(-x)) and its derivative
     with np.errstate(invalid="ignore"):
         value = pw * t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
-        return value, (1 - t) - lw * sigmoid(-x)
+        return value, (1 - t) * sigmoid(x) - pw * t * sigmoid(-x)
 
 
 def loss_hinge(p, t):
