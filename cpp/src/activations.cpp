@@ -90,18 +90,10 @@ void prelu_forward(const T* x, const T* w, T* y, ChannelShape s) {
 // change dw's bits.
 constexpr index_t kPreluBlock = 128 * 1024;
 
-// dx = dy (x > 0 ? 1 : w[c]); dw[c] = sum of dy x over x <= 0 in channel c. dw's partial sums
-// are per fixed block of outer rows, combined in block order: the same bits for any thread count.
+// dw[c] = sum of dy x over x <= 0 in channel c, partial sums per fixed block of outer rows,
+// combined in block order: the same bits for any thread count.
 template <class T>
-void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelShape s) {
-  for_each_slope_run(s, w, [&](index_t b, index_t e, const T* slopes, auto per_element) {
-#pragma omp simd
-    for (index_t j = b; j < e; ++j) {
-      const T slope = slopes[decltype(per_element)::value ? j - b : 0];
-      dx[j] = dy[j] * (x[j] > T(0) ? T(1) : slope);
-    }
-  });
-  if (dw == nullptr) return;
+void prelu_dweight(const T* dy, const T* x, T* dw, ChannelShape s) {
   const index_t per_block =
       std::max<index_t>(1, kPreluBlock / std::max<index_t>(1, s.channels * s.inner));
   const index_t blocks = (s.outer + per_block - 1) / per_block;
@@ -125,6 +117,20 @@ void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelSh
     for (index_t blk = 0; blk < blocks; ++blk) total += partial[blk * s.channels + c];
     dw[c] = T(total);
   }
+}
+
+// dx = dy (x > 0 ? 1 : w[c]); dw as above.
+template <class T>
+void prelu_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, ChannelShape s) {
+  // dw first: dx may be dy or x itself (out=), and dw reads both.
+  if (dw != nullptr) prelu_dweight(dy, x, dw, s);
+  for_each_slope_run(s, w, [&](index_t b, index_t e, const T* slopes, auto per_element) {
+#pragma omp simd
+    for (index_t j = b; j < e; ++j) {
+      const T slope = slopes[decltype(per_element)::value ? j - b : 0];
+      dx[j] = dy[j] * (x[j] > T(0) ? T(1) : slope);
+    }
+  });
 }
 
 // ---- softmax / log_softmax along the middle axis of (outer, n, inner) ----

@@ -128,6 +128,21 @@ def _not_from_output(reason: str):
     return lambda *params: reason
 
 
+# softplus's outputs just above threshold / beta come from both sides of the threshold (x itself
+# above it, softplus just below it), whose derivatives differ by up to e^-threshold: below 17,
+# more than float32's rounding (2^-24), y does not tell f'.
+SOFTPLUS_MIN_THRESHOLD_FROM_OUTPUT = 17.0
+
+
+def _softplus_output_form(beta, threshold):
+    if float(threshold) >= SOFTPLUS_MIN_THRESHOLD_FROM_OUTPUT:
+        return None
+    return (
+        f"threshold={float(threshold)} < {SOFTPLUS_MIN_THRESHOLD_FROM_OUTPUT} makes f' "
+        "ambiguous from the output near the threshold"
+    )
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("identity", "x", derivative="1"),
     Spec(
@@ -213,6 +228,7 @@ SPECS: tuple[Spec, ...] = (
         "log(1 + exp(beta x)) / beta, or x where beta x > threshold",
         params=(("beta", 1.0), ("threshold", 20.0)),
         prepare=_softplus,
+        output_form=_softplus_output_form,
         derivative="sigmoid(beta x) = 1 - exp(-beta y)",
     ),
     Spec("softsign", "x / (1 + abs(x))", derivative="1 / (1 + abs(x))^2 = (1 - abs(y))^2"),
