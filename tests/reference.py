@@ -411,12 +411,14 @@ def loss_binary_focal_loss(x, t, gamma=2.0, alpha=0.25):
     sp, sn = sigmoid(x), sigmoid(-x)
     m = t * sn + (1 - t) * sp
     with np.errstate(invalid="ignore"):
-        ce = np.logaddexp(0.0, x) - t * x
+        ce = t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
     at = 1.0 if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
     with np.errstate(divide="ignore", invalid="ignore"):
         mg = m**gamma
         mg1 = np.ones_like(m) if gamma == 1 else m ** (gamma - 1)
-        g = at * ((sp - t) * mg + ce * gamma * mg1 * (1 - 2 * t) * sp * sn)
+        ce_dm = ce * (1 - 2 * t) * sp * sn  # ce (1 - p_t)'; the gamma term is 0 where it is
+        gamma_term = np.where(ce_dm == 0, 0.0, gamma * ce_dm * mg1)
+        g = at * (((1 - t) * sp - t * sn) * mg + gamma_term)
     return at * ce * mg, g
 
 

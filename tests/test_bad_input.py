@@ -759,6 +759,36 @@ case(
     match="reduction",
 )
 case(
+    "zero_one_loss-sample-weight-shape",
+    L.zero_one_loss,
+    np.array([0, 1, 0, 1]),
+    np.array([0, 1, 2, 1]),
+    sample_weight=np.ones((4, 1)),
+    exc=ValueError,
+    match=r"sample_weight has shape \(4, 1\) but the losses have shape \(4,\)",
+)
+for id_, pred, target, where in (
+    ("nan-label", np.array([0.0, np.nan, 0, 1]), np.array([0, 1, 2, 1]), r"pred\[1\] = nan"),
+    ("fractional-target", np.zeros((4, 3)), np.array([0, 1.5, 2, 1]), r"target\[1\] = 1.5"),
+):
+    case(
+        f"zero_one_loss-{id_}",
+        L.zero_one_loss,
+        pred,
+        target,
+        exc=ValueError,
+        match="class labels must be integers; " + where,
+    )
+case(
+    "bce-logits-pos-weight-zero-weight",
+    L.binary_cross_entropy_with_logits,
+    np.zeros((2, 2)),
+    np.full((2, 2), 0.5),
+    pos_weight=np.array([-1.0, 2.0]),
+    exc=ValueError,
+    match=r"1 \+ \(pos_weight - 1\) target is 0 where target != 1",
+)
+case(
     "zero_one_loss-complex",
     L.zero_one_loss,
     COMPLEX,

@@ -494,6 +494,30 @@ def test_sample_weight(isa, dtype):
     assert_close(grad, sw[:, None] * g / count, dtype, "ce grad")
 
 
+def test_focal_and_bce_on_confident_answers(isa, dtype):
+    # softplus(x) - t x cancels for confident right answers (0 at x = 15, t = 1); the gamma term
+    # of the focal gradient has (1 - p_t)^(gamma - 1) = inf there for gamma < 1, times 0.
+    x = np.array([15.0, 10.0, 12.0, 16.0, -100.0, 100.0, -1000.0, 1000.0, 3.0])
+    t = np.array([1.0, 0.9999, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.7])
+    for params in ({"gamma": 0.0, "alpha": -1.0}, {"gamma": 0.5}, {}):
+        _check("binary_focal_loss", params, x[:4], t[:4], dtype, "none")
+        _check("binary_focal_loss", params, x, t, dtype, "none")
+    _check("binary_cross_entropy_with_logits", {}, x[:4], t[:4], dtype, "none")
+
+
+def test_bce_with_logits_pos_weight_zero_masks_positives(isa, dtype):
+    x = np.array([[0.5, -1.0], [2.0, 0.25]])
+    t = np.array([[1.0, 1.0], [0.0, 0.5]])
+    _check(
+        "binary_cross_entropy_with_logits",
+        {"pos_weight": np.array([0.0, 2.0])},
+        x,
+        t,
+        dtype,
+        "none",
+    )
+
+
 def test_hinge_zero_one_labels_and_zero_one_loss():
     p = RNG.normal(size=20)
     t01 = (RNG.uniform(size=20) > 0.5).astype(float)

@@ -128,11 +128,14 @@ def _bce_logits_arrays(fn, params, pred, target, sw):
         raise ValueError(
             f"{fn}: pos_weight has shape {pw.shape} but pred has shape {pred.shape}"
         ) from None
-    with np.errstate(invalid="ignore"):
-        if not np.all((lw > 0) | np.isnan(lw)):
-            raise ValueError(f"{fn}: 1 + (pos_weight - 1) target must be > 0")
+    # l = 0 where t = 1 and pw = 0 (a masked positive): the loss (1 - t) x is 0 there, so any
+    # target with weight 0 serves. Elsewhere (a negative pos_weight) l = 0 cannot be folded.
+    zero = lw == 0
+    if np.any(zero & (target != 1)):
+        raise ValueError(f"{fn}: 1 + (pos_weight - 1) target is 0 where target != 1")
     sw = lw if sw is None else lw * np.broadcast_to(sw, pred.shape)
-    return 1 - (1 - target) / lw, sw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(zero, 1.0, 1 - (1 - target) / lw), sw
 
 
 def _focal(gamma, alpha):
@@ -385,17 +388,22 @@ def _result_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.dtype(np.float32)
 
 
-def _labels(fn: str, target: np.ndarray, classes: int, ignore) -> np.ndarray:
-    """Class indices as int64: ValueError for NaN or non-integers, IndexError out of range."""
-    if target.dtype.kind == "b":
+def _check_integers(fn: str, name: str, labels: np.ndarray) -> None:
+    """Class labels: TypeError for bools, ValueError for NaN or non-integers."""
+    if labels.dtype.kind == "b":
         raise TypeError(f"{fn}: class labels must be integers, got dtype bool")
-    if target.dtype.kind == "f":
-        bad = ~np.isfinite(target) | (target != np.round(target))
+    if labels.dtype.kind == "f":
+        bad = ~np.isfinite(labels) | (labels != np.round(labels))
         if bad.any():
             pos = _first_position(bad)
             raise ValueError(
-                f"{fn}: class labels must be integers; target{list(pos)} = {target[pos]!r}"
+                f"{fn}: class labels must be integers; {name}{list(pos)} = {labels[pos]}"
             )
+
+
+def _labels(fn: str, target: np.ndarray, classes: int, ignore) -> np.ndarray:
+    """Class indices as int64: ValueError for NaN or non-integers, IndexError out of range."""
+    _check_integers(fn, "target", target)
     labels = np.ascontiguousarray(target, dtype=np.int64)
     if labels.size == 0 or (labels.min() >= 0 and labels.max() < classes):
         return labels  # the common case, in two reductions
@@ -756,15 +764,26 @@ def zero_one_loss(pred, target, *, reduction="mean", sample_weight=None):
     pred, target = _array(fn, "pred", pred), _array(fn, "target", target)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if pred.shape == target.shape:
-        wrong = pred != target
-    elif pred.ndim == target.ndim + 1 and pred.shape[:-1] == target.shape and pred.shape[-1]:
-        wrong = np.argmax(pred, axis=-1) != target
-    else:
+    scores = pred.shape != target.shape
+    if scores and not (
+        pred.ndim == target.ndim + 1 and pred.shape[:-1] == target.shape and pred.shape[-1]
+    ):
         raise _shape_error(fn, pred, target)
+    _check_integers(fn, "target", target)
+    if not scores:
+        _check_integers(fn, "pred", pred)
+    sw = None if sample_weight is None else _array(fn, "sample_weight", sample_weight)
+    if sw is not None:
+        try:
+            sw = np.broadcast_to(sw, target.shape)
+        except ValueError:
+            raise ValueError(
+                f"{fn}: sample_weight has shape {sw.shape} but the losses have shape {target.shape}"
+            ) from None
+    wrong = (np.argmax(pred, axis=-1) if scores else pred) != target
     losses = wrong.astype(np.float64)
-    if sample_weight is not None:
-        losses = losses * _array(fn, "sample_weight", sample_weight)
+    if sw is not None:
+        losses = losses * sw
     if reduction == "none":
         return losses
     total = losses.sum()

@@ -261,21 +261,29 @@ struct SquaredHinge {  // max(0, 1 - t p)^2
   }
 };
 
-// torchvision's sigmoid_focal_loss on logits x: alpha_t ce (1 - p_t)^gamma with
-// ce = softplus(x) - t x, 1 - p_t = t sigma(-x) + (1 - t) sigma(x); alpha < 0 disables alpha_t.
+// torchvision's sigmoid_focal_loss on logits x: alpha_t ce m^gamma, ce the BCE with logits
+// t softplus(-x) + (1 - t) softplus(x), m = 1 - p_t = t sigma(-x) + (1 - t) sigma(x); alpha < 0
+// disables alpha_t. ce and ce' = (1 - t) sigma(x) - t sigma(-x) in BceWithLogits' forms, which
+// do not cancel (softplus(x) - t x was 0 at x = 15, t = 1 for 3.1e-7). The gamma term of the
+// gradient, gamma ce m' m^(gamma - 1), is 0 where ce m' is (a confident right answer: m^-1
+// is inf there for gamma < 1, and inf * 0 was NaN).
 template <class T>
 struct BinaryFocal {
   T gamma, alpha;
   explicit BinaryFocal(const Params& p) : gamma(T(p.v[0])), alpha(T(p.v[1])) {}
   NNK_INLINE T operator()(T x, T t, T& g) const {
-    const auto s = vm::sigmoid_pair(x);
-    const T m = t * s.neg + (T(1) - t) * s.pos;
+    const T e = vm::exp_nonpositive(vm::neg_abs(x)), s = T(1) / (T(1) + e), es = e * s;
+    const bool nonnegative = x >= T(0);
+    const T pos = nonnegative ? s : es, neg = nonnegative ? es : s;  // sigma(x), sigma(-x)
+    const T c = nonnegative ? T(1) - t : -t, a = nonnegative ? -t : T(1) - t;
+    const T ce = c * x + vm::log1p_unit(e), dce = s * (a * e + c);
+    const T m = t * neg + (T(1) - t) * pos;
     const T lm = log(m);
     const T mg = gamma == T(0) ? T(1) : vm::exp(gamma * lm);
     const T mg1 = gamma == T(1) ? T(1) : vm::exp((gamma - T(1)) * lm);
-    const T ce = vm::softplus(x) - t * x;
+    const T ce_dm = ce * (T(1) - T(2) * t) * pos * neg;
     const T at = alpha < T(0) ? T(1) : alpha * t + (T(1) - alpha) * (T(1) - t);
-    g = at * ((s.pos - t) * mg + ce * gamma * mg1 * (T(1) - T(2) * t) * s.pos * s.neg);
+    g = at * (dce * mg + (ce_dm == T(0) ? T(0) : gamma * ce_dm * mg1));
     return at * ce * mg;
   }
 };
