@@ -597,6 +597,32 @@ case(
     exc=IndexError,
     match="target index 1099511627776",
 )
+# Beyond int64 the cast would wrap (2^64 - 100 to -100, ignore_index): named as given.
+for label, target, where in (
+    ("float", np.array([0, 1e20, 1, 2]), r"1e\+20 at position \[1\]"),
+    (
+        "uint64",
+        np.array([0, 1, 2**64 - 100, 2], np.uint64),
+        r"18446744073709551516 at position \[2\]",
+    ),
+):
+    case(
+        f"cross_entropy-label-beyond-int64-{label}",
+        L.cross_entropy_value_and_grad,
+        logits,
+        target,
+        exc=IndexError,
+        match="target index " + where,
+    )
+if np.dtype(np.longdouble).itemsize > 8:  # x86-64 Linux: 80-bit, which float64 would round
+    case(
+        "mse-longdouble",
+        L.mse,
+        np.zeros(3, np.longdouble),
+        np.zeros(3),
+        exc=TypeError,
+        match=r"pred has dtype float(96|128)",
+    )
 case(
     "cross_entropy-no-classes",
     L.cross_entropy,

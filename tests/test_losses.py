@@ -518,6 +518,18 @@ def test_bce_with_logits_pos_weight_zero_masks_positives(isa, dtype):
     )
 
 
+def test_parameters_as_zero_d_arrays_and_empty_zero_one_mean():
+    x, t = np.array([0.5, -2.0, 3.0]), np.array([1.0, 0.0, 0.5])
+    for name, params in (("binary_cross_entropy_with_logits", "pos_weight"), ("huber", "delta")):
+        fn = getattr(L, name + "_value_and_grad")
+        want = fn(x, t, **{params: 3.0})
+        got = fn(x, t, **{params: np.array(3.0)})
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert np.isnan(L.zero_one_loss(np.zeros(0), np.zeros(0)))
+    assert np.isnan(L.mse(np.zeros(0), np.zeros(0)))
+
+
 def test_hinge_zero_one_labels_and_zero_one_loss():
     p = RNG.normal(size=20)
     t01 = (RNG.uniform(size=20) > 0.5).astype(float)

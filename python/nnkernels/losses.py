@@ -67,6 +67,8 @@ class LossSpec:
 
 
 def _number(fn: str, name: str, value) -> float:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]  # a 0-d array, like the NumPy scalar it holds
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
     if math.isnan(value):
@@ -373,7 +375,7 @@ def _array(fn: str, arg: str, a) -> np.ndarray:
     if a is None:
         raise TypeError(f"{fn}: {arg} is None; expected an array of real numbers")
     a = np.asarray(a)
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind not in "fiub" or a.dtype.itemsize > 8:  # longdouble would lose digits
         raise TypeError(
             f"{fn}: {arg} has dtype {a.dtype}; expected float32, float64, or an integer or bool "
             "array (computed in float64)"
@@ -404,6 +406,14 @@ def _check_integers(fn: str, name: str, labels: np.ndarray) -> None:
 def _labels(fn: str, target: np.ndarray, classes: int, ignore) -> np.ndarray:
     """Class indices as int64: ValueError for NaN or non-integers, IndexError out of range."""
     _check_integers(fn, "target", target)
+    if target.dtype.kind in "uf" and target.size:  # beyond int64, the cast would wrap
+        beyond = (target >= 2.0**63) | (target < -(2.0**63))
+        if beyond.any():
+            pos = _first_position(beyond)
+            raise IndexError(
+                f"{fn}: target index {target[pos]} at position {list(pos)} is out of range "
+                f"for {classes} classes"
+            )
     labels = np.ascontiguousarray(target, dtype=np.int64)
     if labels.size == 0 or (labels.min() >= 0 and labels.max() < classes):
         return labels  # the common case, in two reductions
@@ -787,4 +797,6 @@ def zero_one_loss(pred, target, *, reduction="mean", sample_weight=None):
     if reduction == "none":
         return losses
     total = losses.sum()
-    return np.float64(total if reduction == "sum" else total / max(losses.size, 1))
+    if reduction == "sum":
+        return np.float64(total)
+    return np.float64(total / losses.size if losses.size else np.nan)  # as the other losses
