@@ -1,6 +1,8 @@
 """Every activation against tests/reference.py: accuracy bound over the whole real line on every
 ISA level and dtype, layouts, dtype rules, out= contract, parameters and bad input."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -708,6 +710,41 @@ def test_rrelu_training_and_eval(rng):
     assert nk.rrelu(x.astype(np.float32), training=True, rng=1)[1].dtype == np.float32
 
 
+# Each non-elementwise function of a one-element x, as a 0-d array or as shape (1,).
+ONE_ELEMENT = {
+    "softmax": lambda x: nk.softmax(x),
+    "log_softmax": lambda x: nk.log_softmax(x),
+    "softmax_backward": lambda x: nk.softmax_backward(x * 3, y=nk.softmax(x)),
+    "softmax_backward-x": lambda x: nk.softmax_backward(x * 3, x=x),
+    "log_softmax_backward": lambda x: nk.log_softmax_backward(x * 3, y=nk.log_softmax(x)),
+    "log_softmax_backward-x": lambda x: nk.log_softmax_backward(x * 3, x=x),
+    "prelu": lambda x: nk.prelu(x, np.full(1, 0.25, x.dtype)),
+    "prelu_grad": lambda x: nk.prelu_grad(x, np.full(1, 0.25, x.dtype)),
+    "prelu_backward": lambda x: nk.prelu_backward(x * 3, x, np.full(1, 0.25, x.dtype))[0],
+    "rrelu-training": lambda x: nk.rrelu(x, training=True, rng=3)[0],
+    "rrelu_backward-slopes": lambda x: nk.rrelu_backward(x * 3, x=x, slopes=np.full_like(x, 0.2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_ELEMENT))
+def test_non_elementwise_0d_input_gives_a_numpy_scalar(dtype, name):
+    """As the elementwise functions do (like a ufunc): 0-d in, NumPy scalar out, not shape (1,)."""
+    fn = ONE_ELEMENT[name]
+    x = np.array(dtype(-1.5))
+    got = fn(x)
+    assert isinstance(got, np.generic) and got.dtype == dtype
+    assert got == fn(x.reshape(1))[0]
+
+
+def test_0d_rrelu_slopes_and_out(dtype):
+    x = np.array(dtype(-1.5))
+    y, slopes = nk.rrelu(x, training=True, rng=3)
+    assert slopes.shape == () and slopes.dtype == dtype and y == slopes * x
+    out = np.full((), np.nan, dtype)
+    assert nk.log_softmax(x, out=out) is out and out == 0
+    assert nk.prelu(x, np.ones(1, dtype), out=out) is out and out == x
+
+
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_crelu(axis, rng):
     x = rng.standard_normal((3, 4))
@@ -786,6 +823,41 @@ def test_softmax_in_place_gives_the_same_bits(isa, dtype, axis, rng):
             inplace = x.copy()
             fn(inplace, axis, out=view(inplace))
             np.testing.assert_array_equal(inplace, ref)
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_backward_from_x_in_place_gives_the_same_bits(isa, dtype, axis, rng):
+    """out may be x itself (y is recomputed into a fresh array first) or dy."""
+    x = (rng.standard_normal((8, 1000)) * 3).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    for fn in (nk.softmax_backward, nk.log_softmax_backward):
+        ref = fn(dy, x=x, axis=axis)
+        for saved, grad in ((x.copy(), dy), (x, dy.copy())):
+            target = grad if saved is x else saved
+            assert fn(grad, x=saved, axis=axis, out=target) is target
+            np.testing.assert_array_equal(target, ref)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_crelu_and_maxout_backward_in_place_give_the_same_bits(dtype, axis, rng):
+    """out=x is allowed (the result has x's shape) and gives the out-of-place bits: maxout's arg
+    max is found before anything is written."""
+    x = rng.standard_normal((6, 8)).astype(dtype)
+    x[:2, :2] = 1.0  # ties: the first of each group wins
+    dyc = rng.standard_normal(nk.crelu(x, axis).shape).astype(dtype)
+    dym = rng.standard_normal(nk.maxout(x, 2, axis).shape).astype(dtype)
+    for fn in (
+        functools.partial(nk.crelu_backward, dyc, axis=axis),
+        functools.partial(nk.maxout_backward, dym, pieces=2, axis=axis),
+    ):
+        ref = fn(x)
+        # C order, a strided view, F order
+        for inplace in (x.copy(), np.repeat(x, 2, axis=1)[:, ::2], np.asfortranarray(x)):
+            assert fn(inplace, out=inplace) is inplace
+            np.testing.assert_array_equal(inplace, ref)
+    y = x.copy()  # maxout with one piece keeps x's shape: in place too
+    assert nk.maxout(y, 1, axis, out=y) is y
+    np.testing.assert_array_equal(y, x)
 
 
 def test_softmax_extremes():

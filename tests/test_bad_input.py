@@ -293,6 +293,17 @@ case(
     match="x has dtype complex128",
 )
 case("rrelu-out-readonly", A.rrelu, x8, out=readonly(x8), exc=ValueError, match="read-only")
+# The slopes are drawn only once x and out have passed: the Generator is left as it was.
+xin, xout = shifted_pair()
+for label, x, out, exc, match in (
+    ("out-shape", x8, np.zeros(4, np.float32), ValueError, r"out has shape \(4,\)"),
+    ("out-overlap", xin, xout, ValueError, "overlaps"),
+    ("strings", STRINGS, None, TypeError, "x has dtype <U1"),
+):
+    rng = np.random.default_rng(0)
+    case(
+        f"rrelu-training-{label}", A.rrelu, x, training=True, rng=rng, out=out, exc=exc, match=match
+    )
 case(
     "rrelu_backward-slopes-shape",
     A.rrelu_backward,
@@ -314,6 +325,45 @@ case(
     match="lower <= upper",
 )
 case("crelu-0d", A.crelu, np.float32(1.0), exc=ValueError, match="at least one dimension")
+case(
+    "crelu_backward-0d",
+    A.crelu_backward,
+    arr(2),
+    np.array(1.0, np.float32),
+    exc=ValueError,
+    match="crelu_backward: x must have at least one dimension",
+)
+for fn, dy, x, more in (  # dy named as the bad argument, not x
+    (A.crelu_backward, COMPLEX[:4], arr(2), ()),
+    (A.maxout_backward, COMPLEX[:2], arr(4), (2,)),
+):
+    match = f"{fn.__name__}: dy has dtype complex128"
+    case(f"{fn.__name__}-dy-complex", fn, dy, x, *more, exc=TypeError, match=match)
+# out against the arrays as passed, not their float conversions (an int or float16 x is copied)
+for name, args, out in (  # (name, args over an int64 buffer, the out slice of its float view)
+    ("crelu", lambda b: (b[:4],), slice(3, 11)),
+    ("crelu_backward", lambda b: (np.ones(8), b[:4]), slice(2, 6)),
+    ("maxout_backward", lambda b: (b[:4], np.ones(8), 2), slice(2, 10)),
+):
+    ints = np.arange(-4, 8)
+    case(
+        f"{name}-int-out-overlap",
+        getattr(A, name),
+        *args(ints),
+        out=ints.view(float)[out],
+        exc=ValueError,
+        match="overlaps",
+    )
+halves = arr(16, dtype=np.float16)
+case(
+    "maxout-half-out-overlap",
+    A.maxout,
+    halves[:8],
+    2,
+    out=halves.view(np.float32)[1:5],
+    exc=ValueError,
+    match="overlaps",
+)
 case("crelu-axis", A.crelu, x234, axis=3, exc=IndexError, match="axis 3 is out of bounds")
 case("crelu-axis-float", A.crelu, x234, axis=1.0, exc=TypeError, match="axis must be an integer")
 case("crelu-object", A.crelu, OBJECT, exc=TypeError, match="x has dtype object")
@@ -367,16 +417,11 @@ case(
     exc=ValueError,
     match=r"needs dy of shape \(2, 3, 2\)",
 )
-case(
-    "maxout_backward-out-overlap",
-    A.maxout_backward,
-    arr(2, 3, 2),
-    x234,
-    2,
-    out=x234,
-    exc=ValueError,
-    match="overlaps",
-)
+# out may be x itself (see test_activations), never part of it
+for fn, dy, more in ((A.maxout_backward, arr(2, 3, 2), (2,)), (A.crelu_backward, arr(2, 3, 8), ())):
+    xin, xout = shifted_pair(24)
+    x, out = xin.reshape(2, 3, 4), xout.reshape(2, 3, 4)
+    case(f"{fn.__name__}-out-overlap", fn, dy, x, *more, out=out, exc=ValueError, match="overlaps")
 case("softmax-axis", A.softmax, x234, axis=3, exc=IndexError, match="axis 3 is out of bounds")
 case(
     "softmax-huge-ndim-axis",
@@ -416,6 +461,18 @@ case(
     exc=IndexError,
     match="axis -5",
 )
+# from x: out is checked against x too, not only against the y recomputed from it
+for name in ("softmax_backward", "log_softmax_backward"):
+    xin, xout = shifted_pair(12)
+    case(
+        f"{name}-x-out-overlap",
+        getattr(A, name),
+        arr(12),
+        x=xin,
+        out=xout,
+        exc=ValueError,
+        match=f"{name}: out overlaps an input",
+    )
 case(
     "log_softmax_backward-object",
     A.log_softmax_backward,
@@ -1840,6 +1897,8 @@ def test_bad_input_raises_and_changes_nothing(c: Case):
     scalars = copy.deepcopy(_scalars(owners))
     models = _nn_objects(roots)
     states = [_state(m, set()) for m in models]
+    generators = [g for g in (*c.args, *c.kwargs.values()) if isinstance(g, np.random.Generator)]
+    seeds = [_state(g, set()) for g in generators]
     with pytest.raises(c.exc, match=c.match):
         c.fn(*c.args, **c.kwargs)
     after = [(a.shape, a.dtype, a.strides, a.tobytes()) for a in watched]
@@ -1849,6 +1908,7 @@ def test_bad_input_raises_and_changes_nothing(c: Case):
     assert _scalars(owners) == scalars, f"{c.id}: optimizer state changed"
     for m, b in zip(models, states):
         assert _state(m, set()) == b, f"{c.id}: {type(m).__name__} changed"
+    assert [_state(g, set()) for g in generators] == seeds, f"{c.id}: a Generator advanced"
 
 
 def _public(module, names) -> set[str]:

@@ -29,7 +29,7 @@ std::string Call::name() const { return py::str(fn).cast<std::string>(); }
 void Call::type_error(const std::string& msg) const { throw py::type_error(name() + ": " + msg); }
 void Call::value_error(const std::string& msg) const { throw py::value_error(name() + ": " + msg); }
 
-static py::dtype numpy_dtype(DType dt) {
+py::dtype numpy_dtype(DType dt) {
   return dt == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
 }
 
@@ -84,6 +84,12 @@ py::array dense_as(const py::array& a, DType dt) {
   return Numpy::get().ascontiguousarray(a, numpy_dtype(dt));
 }
 
+py::array c_order_as(const py::array& a, DType dt) {
+  const py::dtype want = numpy_dtype(dt);
+  if (has_dtype(a, want) && (a.flags() & py::array::c_style)) return a;
+  return Numpy::get().asarray(a, want, py::arg("order") = "C");
+}
+
 // [first byte, one past the last byte] the array can touch.
 static std::pair<std::uintptr_t, std::uintptr_t> extent(const py::array& a) {
   auto lo = reinterpret_cast<std::uintptr_t>(a.data()), hi = lo;
@@ -116,7 +122,7 @@ py::array checked_out(const Call& call, py::handle out, DType dt, const std::vec
   if (o.size() == 0) return o;
   const auto oe = extent(o);
   for (const py::array* in : inputs) {
-    if (in->size() == 0) continue;
+    if (in == nullptr || in->size() == 0) continue;
     const auto ie = extent(*in);
     if (ie.first >= oe.second || oe.first >= ie.second) continue;
     if (in->data() == o.data() && same_layout(*in, o)) continue;  // exactly in place: allowed

@@ -44,10 +44,16 @@ inline bool has_dtype(const py::array& a, const py::dtype& d) {
   return a.dtype().is(d) || a.dtype().equal(d);
 }
 
+py::dtype numpy_dtype(DType dt);
+
 // A (C- or F-) contiguous array of dtype dt: `a` itself when it already is one.
 py::array dense_as(const py::array& a, DType dt);
+// A C-contiguous array of dtype dt and a's shape: `a` itself when it already is one. Not
+// np.ascontiguousarray, which turns a 0-d array into shape (1,) (and so the result as well).
+py::array c_order_as(const py::array& a, DType dt);
 
-// Checks `out` (ndarray, exact dtype and shape, writeable, not partly overlapping an input).
+// Checks `out` (ndarray, exact dtype and shape, writeable, not partly overlapping an input;
+// null inputs are skipped).
 py::array checked_out(const Call& call, py::handle out, DType dt, const std::vector<ssize_t>& shape,
                       std::initializer_list<const py::array*> inputs);
 

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 
 #include "arrays.hpp"
@@ -61,8 +62,8 @@ void densify(Pair& p) {
   p.a = dense_as(p.a, p.dt);
   p.b = dense_as(p.b, p.dt);
   if (!same_layout(p.a, p.b)) {
-    p.a = Numpy::get().ascontiguousarray(p.a);
-    p.b = Numpy::get().ascontiguousarray(p.b);
+    p.a = c_order_as(p.a, p.dt);
+    p.b = c_order_as(p.b, p.dt);
   }
 }
 
@@ -122,23 +123,34 @@ ChannelShape prelu_shape(const Call& call, const py::array& x, const py::array& 
   return around_axis(x, 1);
 }
 
+// weight may instead be rrelu(training=True)'s draw(shape, dtype) -> slopes, called once x and
+// out have passed their checks (an error leaves the caller's Generator untouched); the call
+// then returns (y, slopes).
 py::object prelu(py::handle x, py::handle weight, py::object out, bool per_element, py::handle fn) {
   const Call call{fn};
   DType dt = DType::f32;
   py::array xa = real_array(call, x, "x", dt);
-  py::array w = real_array(call, weight, per_element ? "slopes" : "weight", dt);
-  const ChannelShape s = prelu_shape(call, xa, w, per_element);
   std::vector<ssize_t> shape(xa.shape(), xa.shape() + xa.ndim());
-  if (!out.is_none()) checked_out(call, out, dt, shape, {&xa, &w});
-  const py::array xin = Numpy::get().ascontiguousarray(dense_as(xa, dt));
-  w = Numpy::get().ascontiguousarray(dense_as(w, dt));
+  std::optional<py::array> w;
+  ChannelShape s{};
+  const auto take = [&](py::handle slopes) {
+    w = real_array(call, slopes, per_element ? "slopes" : "weight", dt);
+    s = prelu_shape(call, xa, *w, per_element);
+  };
+  const bool draw = per_element && PyCallable_Check(weight.ptr());
+  if (!draw) take(weight);
+  // Drawn slopes are fresh: nothing for out to overlap.
+  if (!out.is_none()) checked_out(call, out, dt, shape, {&xa, w ? &*w : nullptr});
+  if (draw) take(weight(py::tuple(py::cast(shape)), numpy_dtype(dt)));
+  const py::array xin = c_order_as(xa, dt), wc = c_order_as(*w, dt);
   py::array res = result_buffer(xin, out);
   on_table(dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
     const KernelGil gil(xin.size());
-    table.prelu(data_of<T>(xin), data_of<T>(w), data_of<T>(res), s);
+    table.prelu(data_of<T>(xin), data_of<T>(wc), data_of<T>(res), s);
   });
-  return finish(res, out, xa.ndim() == 0);
+  py::object y = finish(res, out, xa.ndim() == 0);
+  return draw ? py::make_tuple(y, *w) : y;
 }
 
 py::tuple prelu_backward(py::handle dy, py::handle x, py::handle weight, py::object out,
@@ -149,9 +161,8 @@ py::tuple prelu_backward(py::handle dy, py::handle x, py::handle weight, py::obj
   const ChannelShape s = prelu_shape(call, in.b, w, per_element);
   std::vector<ssize_t> shape(in.a.shape(), in.a.shape() + in.a.ndim());
   if (!out.is_none()) checked_out(call, out, in.dt, shape, {&in.a, &in.b, &w});
-  const py::array dyc = Numpy::get().ascontiguousarray(dense_as(in.a, in.dt));
-  const py::array xc = Numpy::get().ascontiguousarray(dense_as(in.b, in.dt));
-  w = Numpy::get().ascontiguousarray(dense_as(w, in.dt));
+  const py::array dyc = c_order_as(in.a, in.dt), xc = c_order_as(in.b, in.dt);
+  w = c_order_as(w, in.dt);
   py::array res = result_buffer(xc, out);
   py::object dw = need_dweight ? py::object(Numpy::get().empty_like(w)) : py::none();
   on_table(in.dt, [&](auto tag, const auto& table) {
@@ -163,6 +174,17 @@ py::tuple prelu_backward(py::handle dy, py::handle x, py::handle weight, py::obj
   return py::make_tuple(finish(res, out, in.a.ndim() == 0), dw);
 }
 
+// Softmax (or log-softmax) of the C-contiguous xc into res.
+void softmax_into(DType dt, bool log, const py::array& xc, const py::array& res,
+                  const ChannelShape& s) {
+  on_table(dt, [&](auto tag, const auto& table) {
+    using T = decltype(tag);
+    const auto k = log ? table.log_softmax : table.softmax;
+    const KernelGil gil(xc.size());
+    k(data_of<T>(xc), data_of<T>(res), s);
+  });
+}
+
 py::object softmax(py::handle x, ssize_t axis, py::object out, bool log, py::handle fn) {
   const Call call{fn};
   DType dt = DType::f32;
@@ -170,32 +192,34 @@ py::object softmax(py::handle x, ssize_t axis, py::object out, bool log, py::han
   axis = normalize_axis(call, axis, xa.ndim());
   std::vector<ssize_t> shape(xa.shape(), xa.shape() + xa.ndim());
   if (!out.is_none()) checked_out(call, out, dt, shape, {&xa});
-  py::array xc = Numpy::get().ascontiguousarray(dense_as(xa, dt));
+  py::array xc = c_order_as(xa, dt);
   const ChannelShape s = around_axis(xc, axis);
   py::array res = result_buffer(xc, out);
   // log_softmax in place reads x after the sweep that stores e^(x - max) into y: it runs on a
   // copy of x, so its bits are those of the out-of-place call. Same memory, not the same object
   // (out may be x[:] or x.view(); checked_out allows exactly x's memory or none of it).
   if (log && res.data() == xc.data()) xc = xc.attr("copy")();
-  on_table(dt, [&](auto tag, const auto& table) {
-    using T = decltype(tag);
-    const auto k = log ? table.log_softmax : table.softmax;
-    const KernelGil gil(xc.size());
-    k(data_of<T>(xc), data_of<T>(res), s);
-  });
+  softmax_into(dt, log, xc, res, s);
   return finish(res, out, xa.ndim() == 0);
 }
 
-py::object softmax_backward(py::handle dy, py::handle y, ssize_t axis, py::object out, bool log,
-                            py::handle fn) {
+// From the output y, or from the input x: y is then recomputed into a fresh array, after out
+// has been checked against x itself (so out may be x, but no part of it).
+py::object softmax_backward(py::handle dy, py::handle saved, bool from_output, ssize_t axis,
+                            py::object out, bool log, py::handle fn) {
   const Call call{fn};
-  Pair in = pair_of(call, dy, "dy", y, "y");
+  Pair in = pair_of(call, dy, "dy", saved, from_output ? "y" : "x");
   axis = normalize_axis(call, axis, in.a.ndim());
   std::vector<ssize_t> shape(in.a.shape(), in.a.shape() + in.a.ndim());
   if (!out.is_none()) checked_out(call, out, in.dt, shape, {&in.a, &in.b});
-  const py::array dyc = Numpy::get().ascontiguousarray(dense_as(in.a, in.dt));
-  const py::array yc = Numpy::get().ascontiguousarray(dense_as(in.b, in.dt));
+  const py::array dyc = c_order_as(in.a, in.dt);
+  py::array yc = c_order_as(in.b, in.dt);
   const ChannelShape s = around_axis(yc, axis);
+  if (!from_output) {
+    py::array y = result_buffer(yc, py::none());
+    softmax_into(in.dt, log, yc, y, s);
+    yc = y;
+  }
   py::array res = result_buffer(yc, out);
   on_table(in.dt, [&](auto tag, const auto& table) {
     using T = decltype(tag);
@@ -235,15 +259,18 @@ void bind_activations(py::module_& m) {
   m.def("backward", &backward, "dy * f'(x), from the input x or the output y.", py::arg("op"),
         py::arg("from_output"), py::arg("dy"), py::arg("saved"), py::arg("out"), py::arg("p0"),
         py::arg("p1"), py::arg("p2"), py::arg("fn"));
-  m.def("prelu", &prelu, "PReLU (one slope per channel) or, per_element, RReLU's sampled slopes.",
+  m.def("prelu", &prelu,
+        "PReLU (one slope per channel) or, per_element, RReLU's sampled slopes (or a "
+        "draw(shape, dtype) of them: returns (y, slopes)).",
         py::arg("x"), py::arg("weight"), py::arg("out"), py::arg("per_element"), py::arg("fn"));
   m.def("prelu_backward", &prelu_backward, "(dx, dweight or None) of prelu in one pass.",
         py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("out"), py::arg("per_element"),
         py::arg("need_dweight"), py::arg("fn"));
   m.def("softmax", &softmax, "Softmax (or log-softmax) along axis.", py::arg("x"), py::arg("axis"),
         py::arg("out"), py::arg("log"), py::arg("fn"));
-  m.def("softmax_backward", &softmax_backward, "Backward of softmax (or log-softmax) from y.",
-        py::arg("dy"), py::arg("y"), py::arg("axis"), py::arg("out"), py::arg("log"),
+  m.def("softmax_backward", &softmax_backward,
+        "Backward of softmax (or log-softmax) from y, or from_output=False from x.", py::arg("dy"),
+        py::arg("saved"), py::arg("from_output"), py::arg("axis"), py::arg("out"), py::arg("log"),
         py::arg("fn"));
 }
 

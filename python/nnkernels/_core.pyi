@@ -66,7 +66,7 @@ def optim_step(op: typing.SupportsInt | typing.SupportsIndex, params: typing.Any
     """
 def prelu(x: typing.Any, weight: typing.Any, out: typing.Any, per_element: bool, fn: typing.Any) -> typing.Any:
     """
-    PReLU (one slope per channel) or, per_element, RReLU's sampled slopes.
+    PReLU (one slope per channel) or, per_element, RReLU's sampled slopes (or a draw(shape, dtype) of them: returns (y, slopes)).
     """
 def prelu_backward(dy: typing.Any, x: typing.Any, weight: typing.Any, out: typing.Any, per_element: bool, need_dweight: bool, fn: typing.Any) -> tuple:
     """
@@ -92,9 +92,9 @@ def softmax(x: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, out:
     """
     Softmax (or log-softmax) along axis.
     """
-def softmax_backward(dy: typing.Any, y: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, out: typing.Any, log: bool, fn: typing.Any) -> typing.Any:
+def softmax_backward(dy: typing.Any, saved: typing.Any, from_output: bool, axis: typing.SupportsInt | typing.SupportsIndex, out: typing.Any, log: bool, fn: typing.Any) -> typing.Any:
     """
-    Backward of softmax (or log-softmax) from y.
+    Backward of softmax (or log-softmax) from y, or from_output=False from x.
     """
 def streaming_threshold() -> int:
     """

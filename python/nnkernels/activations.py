@@ -417,10 +417,11 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, *, training=False, rng=None, out=None
     lo, hi = _rrelu_bounds(lower, upper)
     if not training:
         return _core.unary(_OP_IDS["leaky_relu"], 0, x, out, (lo + hi) / 2, 0.0, 0.0, "rrelu")
-    xa = np.asarray(x)
-    dtype = np.float32 if xa.dtype in (np.float32, np.float16) else np.float64
-    slopes = np.random.default_rng(rng).uniform(lo, hi, size=xa.shape).astype(dtype)
-    return _core.prelu(x, slopes, out, True, "rrelu"), slopes
+    gen = np.random.default_rng(rng)
+    # Drawn by the kernel call once x and out have passed its checks: it returns (y, slopes).
+    return _core.prelu(
+        x, lambda shape, dtype: gen.uniform(lo, hi, shape).astype(dtype), out, True, "rrelu"
+    )
 
 
 def rrelu_backward(dy, *, x=None, y=None, slopes=None, lower=1.0 / 8, upper=1.0 / 3, out=None):
@@ -449,20 +450,23 @@ def rrelu_backward(dy, *, x=None, y=None, slopes=None, lower=1.0 / 8, upper=1.0 
     return _core.prelu_backward(dy, saved, slopes, out, True, False, "rrelu_backward")[0]
 
 
-def _axis_checked(fn: str, a: np.ndarray, axis) -> int:
+def _axis_checked(fn: str, x: np.ndarray, axis) -> int:
+    """axis of x (at least 1-D: crelu and maxout change the length of that axis) in [0, ndim)."""
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: x must have at least one dimension")
     if not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{fn}: axis must be an integer, got {axis!r}")
-    if not -max(a.ndim, 1) <= axis < max(a.ndim, 1):
-        raise IndexError(f"{fn}: axis {axis} is out of bounds for an array of dimension {a.ndim}")
-    return int(axis) % max(a.ndim, 1)
+    if not -x.ndim <= axis < x.ndim:
+        raise IndexError(f"{fn}: axis {axis} is out of bounds for an array of dimension {x.ndim}")
+    return int(axis) % x.ndim
 
 
-def _real(fn: str, x) -> np.ndarray:
+def _real(fn: str, x, arg: str = "x") -> np.ndarray:
     """x as a float32/float64 array under the package's dtype rules (via a cheap kernel call)."""
     xa = np.asarray(x)
     if xa.dtype.kind not in "biuf" or xa.dtype.itemsize > 8:
         raise TypeError(
-            f"{fn}: x has dtype {xa.dtype}; expected float32, float64, or an integer "
+            f"{fn}: {arg} has dtype {xa.dtype}; expected float32, float64, or an integer "
             "or bool array (computed in float64)"
         )
     return xa.astype(np.float32 if xa.dtype in (np.float32, np.float16) else np.float64, copy=False)
@@ -471,15 +475,13 @@ def _real(fn: str, x) -> np.ndarray:
 def crelu(x, axis=-1, *, out=None):
     """Concatenated ReLU: ``concatenate([relu(x), relu(-x)], axis)`` (doubles that axis)."""
     xa = _real("crelu", x)
-    if xa.ndim == 0:
-        raise ValueError("crelu: x must have at least one dimension")
     ax = _axis_checked("crelu", xa, axis)
     shape = list(xa.shape)
     shape[ax] *= 2
     if out is None:
         out = np.empty(shape, dtype=xa.dtype)
     else:
-        _check_out("crelu", out, tuple(shape), xa.dtype, xa)
+        _check_out("crelu", out, tuple(shape), xa.dtype, x)
     first = [slice(None)] * xa.ndim
     second = list(first)
     first[ax] = slice(0, xa.shape[ax])
@@ -493,7 +495,7 @@ def crelu_backward(dy, x, axis=-1, *, out=None):
     """Backward pass of CReLU: ``dy1 * (x > 0) - dy2 * (x < 0)`` for the two halves of dy."""
     xa = _real("crelu_backward", x)
     ax = _axis_checked("crelu_backward", xa, axis)
-    dya = _real("crelu_backward", dy)
+    dya = _real("crelu_backward", dy, "dy")
     want = list(xa.shape)
     want[ax] *= 2
     if dya.shape != tuple(want):
@@ -503,7 +505,8 @@ def crelu_backward(dy, x, axis=-1, *, out=None):
         )
     dtype = np.result_type(xa, dya)
     if out is not None:
-        _check_out("crelu_backward", out, xa.shape, dtype, xa, dya)
+        _check_out("crelu_backward", out, xa.shape, dtype, x, dy)
+    # out may be x itself: pos and neg are fresh arrays, complete before out is written
     n = xa.shape[ax]
     dy1, dy2 = np.split(dya.astype(dtype, copy=False), [n], axis=ax)
     pos = _relu_backward(dy1, x=xa.astype(dtype, copy=False))
@@ -512,6 +515,8 @@ def crelu_backward(dy, x, axis=-1, *, out=None):
 
 
 def _check_out(fn, out, shape, dtype, *inputs):
+    """The C++ bindings' out= rules; inputs as the caller passed them (an int or float16 x is
+    converted to a fresh array that out can never overlap)."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fn}: out must be a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != dtype:
@@ -520,16 +525,25 @@ def _check_out(fn, out, shape, dtype, *inputs):
         raise ValueError(f"{fn}: out has shape {out.shape} but the result has shape {tuple(shape)}")
     if not out.flags.writeable:
         raise ValueError(f"{fn}: out is read-only")
-    for a in inputs:
-        if np.shares_memory(out, a):
-            raise ValueError(f"{fn}: out overlaps an input")
+    for a in map(np.asarray, inputs):
+        if np.shares_memory(out, a) and not _is_in_place(out, a):
+            raise ValueError(
+                f"{fn}: out overlaps an input without being it; pass the input itself for in-place"
+            )
+
+
+def _is_in_place(out: np.ndarray, a: np.ndarray) -> bool:
+    """out is a itself: the same memory in the same layout (strides of length-1 axes aside)."""
+    return (
+        out.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+        and out.shape == a.shape
+        and all(n <= 1 or s == t for n, s, t in zip(a.shape, out.strides, a.strides))
+    )
 
 
 def _maxout_view(fn, xa, pieces, axis):
     if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"{fn}: pieces must be a positive integer, got {pieces!r}")
-    if xa.ndim == 0:
-        raise ValueError(f"{fn}: x must have at least one dimension")
     ax = _axis_checked(fn, xa, axis)
     if xa.shape[ax] % pieces:
         raise ValueError(
@@ -549,7 +563,7 @@ def maxout(x, pieces, axis=-1, *, out=None):
     ax, grouped = _maxout_view("maxout", xa, pieces, axis)
     shape = grouped.shape[: ax + 1] + grouped.shape[ax + 2 :]
     if out is not None:
-        _check_out("maxout", out, shape, xa.dtype, xa)
+        _check_out("maxout", out, shape, xa.dtype, x)
     return np.max(grouped, axis=ax + 1, out=out)
 
 
@@ -557,7 +571,7 @@ def maxout_backward(dy, x, pieces, axis=-1, *, out=None):
     """Backward pass of maxout: dy routed to the arg max of each group (the first on ties)."""
     xa = _real("maxout_backward", x)
     ax, grouped = _maxout_view("maxout_backward", xa, pieces, axis)
-    dya = _real("maxout_backward", dy)
+    dya = _real("maxout_backward", dy, "dy")
     want = grouped.shape[: ax + 1] + grouped.shape[ax + 2 :]
     if dya.shape != want:
         raise ValueError(
@@ -566,7 +580,8 @@ def maxout_backward(dy, x, pieces, axis=-1, *, out=None):
         )
     dtype = np.result_type(xa, dya)
     if out is not None:
-        _check_out("maxout_backward", out, xa.shape, dtype, xa, dya)
+        _check_out("maxout_backward", out, xa.shape, dtype, x, dy)
+    # The arg max is found before any write, and dx is a fresh array: out may be x itself.
     arg = np.expand_dims(np.argmax(grouped, axis=ax + 1), ax + 1)
     dx = np.zeros(grouped.shape, dtype=dtype)
     np.put_along_axis(dx, arg, np.expand_dims(dya, ax + 1), axis=ax + 1)
@@ -591,9 +606,10 @@ def softmax_backward(dy, *, x=None, y=None, axis=-1, out=None):
     """Backward pass of softmax: ``y * (dy - sum(dy * y, axis))``, from y or (recomputed) x."""
     if (x is None) == (y is None):
         raise TypeError("softmax_backward: pass exactly one of x= (the input) or y= (the output)")
-    if y is None:
-        y = softmax(x, axis)
-    return _core.softmax_backward(dy, y, axis, out, False, "softmax_backward")
+    from_y = y is not None
+    return _core.softmax_backward(
+        dy, y if from_y else x, from_y, axis, out, False, "softmax_backward"
+    )
 
 
 def log_softmax_backward(dy, *, x=None, y=None, axis=-1, out=None):
@@ -602,9 +618,10 @@ def log_softmax_backward(dy, *, x=None, y=None, axis=-1, out=None):
         raise TypeError(
             "log_softmax_backward: pass exactly one of x= (the input) or y= (the output)"
         )
-    if y is None:
-        y = log_softmax(x, axis)
-    return _core.softmax_backward(dy, y, axis, out, True, "log_softmax_backward")
+    from_y = y is not None
+    return _core.softmax_backward(
+        dy, y if from_y else x, from_y, axis, out, True, "log_softmax_backward"
+    )
 
 
 __all__ += [
