@@ -648,6 +648,13 @@ def test_prelu_per_channel_and_shared(isa, dtype, rng):
         np.testing.assert_allclose(dw, rdw, rtol=1e-5, atol=1e-6)
         assert dw.shape == weight.shape and dw.dtype == dtype
     np.testing.assert_allclose(nk.prelu_grad(x, w), R.prelu_backward(np.ones_like(x), x, w)[0])
+    # One shared slope as a 0-d array or a number, as PyTorch allows: dweight keeps its shape.
+    for shared in (w[1], np.array(w[1])):
+        np.testing.assert_array_equal(nk.prelu(x, shared), nk.prelu(x, w[1:2]))
+        np.testing.assert_array_equal(nk.prelu_grad(x, shared), nk.prelu_grad(x, w[1:2]))
+        dx, dw = nk.prelu_backward(dy, x, shared)
+        np.testing.assert_array_equal(dx, nk.prelu_backward(dy, x, w[1:2])[0])
+        assert dw.shape == () and dw == nk.prelu_backward(dy, x, w[1:2])[1][0]
     with pytest.raises(ValueError, match="channels"):
         nk.prelu(x, np.ones(4, dtype))
 
@@ -769,6 +776,10 @@ def test_maxout(axis, rng):
     with pytest.raises(ValueError, match="pieces"):
         nk.maxout(x, 0)
     assert np.isnan(nk.maxout(np.array([1.0, np.nan]), 2)).all()
+    # The value is the entry the gradient goes to: the first of -0 and +0 (as PyTorch).
+    ties = np.array([[-0.0, 0.0, 0.0, -0.0]])
+    assert np.signbit(nk.maxout(ties, 2)).tolist() == [[True, False]]
+    np.testing.assert_array_equal(nk.maxout_backward(np.ones((1, 2)), ties, 2), [[1, 0, 1, 0]])
 
 
 @pytest.mark.parametrize(

@@ -443,6 +443,16 @@ case(
     match="read-only",
 )
 case("log_softmax-axis-str", A.log_softmax, x234, axis="1", exc=TypeError, match="axis")
+case("softmax-axis-bool", A.softmax, x234, axis=True, exc=TypeError, match="axis must be an int")
+case(
+    "softmax_backward-axis-float",
+    A.softmax_backward,
+    x234,
+    y=x234,
+    axis=1.0,
+    exc=TypeError,
+    match="axis must be an integer, got 1.0",
+)
 case(
     "softmax_backward-shape",
     A.softmax_backward,

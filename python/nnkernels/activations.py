@@ -375,18 +375,26 @@ def prelu(x, weight, *, out=None):
     x : array_like
         Input; axis 1 holds the channels when ``x.ndim >= 2``.
     weight : array_like
-        1-D learnable slopes: one per channel, or a single one shared by all elements.
+        1-D learnable slopes: one per channel, or a single one shared by all elements (also as
+        a 0-d array or a number, as PyTorch allows).
     out : ndarray, optional
         Result array of x's shape and the result dtype; may be x itself.
     """
-    return _core.prelu(x, weight, out, False, "prelu")
+    return _core.prelu(x, _one_dimensional(weight), out, False, "prelu")
+
+
+def _one_dimensional(weight):
+    """A 0-d weight (one shared slope) as the 1-D weight of length 1 the kernels take."""
+    w = np.asarray(weight)
+    return w.reshape(1) if w.ndim == 0 else weight
 
 
 def prelu_grad(x, weight, *, out=None):
     """Derivative of PReLU with respect to x: 1 if x > 0 else weight[c]."""
     xa = _real("prelu_grad", x)
     ones = np.ones(xa.shape, dtype=xa.dtype)
-    return _core.prelu_backward(ones, x, weight, out, False, False, "prelu_grad")[0]
+    w = _one_dimensional(weight)
+    return _core.prelu_backward(ones, x, w, out, False, False, "prelu_grad")[0]
 
 
 def prelu_backward(dy, x, weight, *, out=None):
@@ -394,9 +402,13 @@ def prelu_backward(dy, x, weight, *, out=None):
 
     ``dx = dy * (1 if x > 0 else weight[c])``; ``dweight[c]`` is the sum of ``dy * x`` over the
     elements of channel c where ``x <= 0`` (summed in a fixed order: the same bits for any
-    thread count). PReLU needs x: its output does not tell the slope's contribution.
+    thread count), of weight's shape. PReLU needs x: its output does not tell the slope's
+    contribution.
     """
-    return _core.prelu_backward(dy, x, weight, out, False, True, "prelu_backward")
+    dx, dw = _core.prelu_backward(
+        dy, x, _one_dimensional(weight), out, False, True, "prelu_backward"
+    )
+    return dx, dw.reshape(np.shape(weight))
 
 
 def _rrelu_bounds(lower, upper):
@@ -450,12 +462,17 @@ def rrelu_backward(dy, *, x=None, y=None, slopes=None, lower=1.0 / 8, upper=1.0 
     return _core.prelu_backward(dy, saved, slopes, out, True, False, "rrelu_backward")[0]
 
 
+def _integer_axis(fn: str, axis) -> int:
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{fn}: axis must be an integer, got {axis!r}")
+    return int(axis)
+
+
 def _axis_checked(fn: str, x: np.ndarray, axis) -> int:
     """axis of x (at least 1-D: crelu and maxout change the length of that axis) in [0, ndim)."""
     if x.ndim == 0:
         raise ValueError(f"{fn}: x must have at least one dimension")
-    if not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{fn}: axis must be an integer, got {axis!r}")
+    axis = _integer_axis(fn, axis)
     if not -x.ndim <= axis < x.ndim:
         raise IndexError(f"{fn}: axis {axis} is out of bounds for an array of dimension {x.ndim}")
     return int(axis) % x.ndim
@@ -553,6 +570,11 @@ def _maxout_view(fn, xa, pieces, axis):
     return ax, xa.reshape(grouped)
 
 
+def _group_argmax(grouped: np.ndarray, ax: int) -> np.ndarray:
+    """Each group's arg max (the first on ties; a NaN wins), kept as an axis of length 1."""
+    return np.expand_dims(np.argmax(grouped, axis=ax + 1), ax + 1)
+
+
 def maxout(x, pieces, axis=-1, *, out=None):
     """Maxout: the maximum over groups of ``pieces`` consecutive entries along ``axis``.
 
@@ -564,7 +586,13 @@ def maxout(x, pieces, axis=-1, *, out=None):
     shape = grouped.shape[: ax + 1] + grouped.shape[ax + 2 :]
     if out is not None:
         _check_out("maxout", out, shape, xa.dtype, x)
-    return np.max(grouped, axis=ax + 1, out=out)
+    # The entry at the arg max, the one the backward routes to (max(-0, +0) would be +0 where
+    # the first of them, -0, gets the gradient; PyTorch gives -0 too).
+    y = np.take_along_axis(grouped, _group_argmax(grouped, ax), axis=ax + 1).reshape(shape)
+    if out is None:
+        return y
+    out[...] = y
+    return out
 
 
 def maxout_backward(dy, x, pieces, axis=-1, *, out=None):
@@ -582,9 +610,8 @@ def maxout_backward(dy, x, pieces, axis=-1, *, out=None):
     if out is not None:
         _check_out("maxout_backward", out, xa.shape, dtype, x, dy)
     # The arg max is found before any write, and dx is a fresh array: out may be x itself.
-    arg = np.expand_dims(np.argmax(grouped, axis=ax + 1), ax + 1)
     dx = np.zeros(grouped.shape, dtype=dtype)
-    np.put_along_axis(dx, arg, np.expand_dims(dya, ax + 1), axis=ax + 1)
+    np.put_along_axis(dx, _group_argmax(grouped, ax), np.expand_dims(dya, ax + 1), axis=ax + 1)
     dx = dx.reshape(xa.shape)
     if out is None:
         return dx
@@ -594,12 +621,12 @@ def maxout_backward(dy, x, pieces, axis=-1, *, out=None):
 
 def softmax(x, axis=-1, *, out=None):
     """Softmax along ``axis``: exp(x - max) / sum(exp(x - max)), stable for any logits."""
-    return _core.softmax(x, axis, out, False, "softmax")
+    return _core.softmax(x, _integer_axis("softmax", axis), out, False, "softmax")
 
 
 def log_softmax(x, axis=-1, *, out=None):
     """Log-softmax along ``axis``: x - max - log(sum(exp(x - max)))."""
-    return _core.softmax(x, axis, out, True, "log_softmax")
+    return _core.softmax(x, _integer_axis("log_softmax", axis), out, True, "log_softmax")
 
 
 def softmax_backward(dy, *, x=None, y=None, axis=-1, out=None):
@@ -607,6 +634,7 @@ def softmax_backward(dy, *, x=None, y=None, axis=-1, out=None):
     if (x is None) == (y is None):
         raise TypeError("softmax_backward: pass exactly one of x= (the input) or y= (the output)")
     from_y = y is not None
+    axis = _integer_axis("softmax_backward", axis)
     return _core.softmax_backward(
         dy, y if from_y else x, from_y, axis, out, False, "softmax_backward"
     )
@@ -619,6 +647,7 @@ def log_softmax_backward(dy, *, x=None, y=None, axis=-1, out=None):
             "log_softmax_backward: pass exactly one of x= (the input) or y= (the output)"
         )
     from_y = y is not None
+    axis = _integer_axis("log_softmax_backward", axis)
     return _core.softmax_backward(
         dy, y if from_y else x, from_y, axis, out, True, "log_softmax_backward"
     )
