@@ -503,6 +503,7 @@ case("set_num_threads-negative", nk.set_num_threads, -1, exc=ValueError, match="
 case("set_num_threads-str", nk.set_num_threads, "2", exc=TypeError, match="must be an integer")
 case("set_num_threads-float", nk.set_num_threads, 2.0, exc=TypeError, match="must be an integer")
 case("set_num_threads-bool", nk.set_num_threads, True, exc=TypeError, match="must be an integer")
+case("set_num_threads-huge", nk.set_num_threads, 2**31, exc=ValueError, match="at most 2147483647")
 case("threads-zero", lambda: nk.threads(0).__enter__(), exc=ValueError, match="positive")
 case("threads-none", lambda: nk.threads(None).__enter__(), exc=TypeError, match="integer")
 case("get_num_threads-arg", nk.get_num_threads, 1, exc=TypeError, match="argument")

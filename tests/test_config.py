@@ -81,15 +81,63 @@ def test_thread_settings():
             pass
 
 
-def test_threads_setting_applies_to_other_python_threads():
+def _in_another_thread(fn):
     import threading
 
     seen = []
-    with nk.threads(1):
-        t = threading.Thread(target=lambda: seen.append(nk.get_num_threads()))
-        t.start()
-        t.join()
-    assert seen == [1]
+    t = threading.Thread(target=lambda: seen.append(fn()))
+    t.start()
+    t.join()
+    return seen[0]
+
+
+def test_set_num_threads_is_global_and_threads_blocks_per_python_thread():
+    default = nk.get_num_threads()
+    with nk.threads(1):  # this thread's block: another Python thread keeps its setting
+        assert nk.get_num_threads() == 1
+        assert _in_another_thread(nk.get_num_threads) == default
+    nk.set_num_threads(default + 2)  # above OpenMP's default too, in every thread
+    try:
+        assert nk.get_num_threads() == default + 2
+        assert _in_another_thread(nk.get_num_threads) == default + 2
+        with nk.threads(1):  # a block wins in its thread over set_num_threads
+            assert nk.get_num_threads() == 1
+    finally:
+        nk.set_num_threads(0)
+    assert _in_another_thread(nk.get_num_threads) == default
+
+
+def test_overlapping_threads_blocks_in_two_python_threads():
+    """A enters threads(1), B threads(2), A leaves, B leaves: each block holds in its own thread
+    until it ends, and nothing is left behind (a global save and restore left 1 for good)."""
+    import threading
+
+    default = nk.get_num_threads()
+    step = [threading.Event() for _ in range(4)]
+    seen = {}
+
+    def a():
+        with nk.threads(1):
+            step[0].set()
+            step[1].wait()
+            seen["a"] = nk.get_num_threads()
+        step[2].set()
+
+    def b():
+        step[0].wait()
+        with nk.threads(2):
+            step[1].set()
+            step[2].wait()
+            seen["b"] = nk.get_num_threads()
+        step[3].set()
+
+    workers = [threading.Thread(target=f) for f in (a, b)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert seen == {"a": 1, "b": 2}
+    assert nk.get_num_threads() == default and _in_another_thread(nk.get_num_threads) == default
 
 
 def test_threadpoolctl_limits_are_honoured():
@@ -98,7 +146,36 @@ def test_threadpoolctl_limits_are_honoured():
         pytest.skip("needs a machine with 2 or more cores to see a limit")
     with threadpoolctl.threadpool_limits(1):
         assert nk.get_num_threads() == 1
+        # nnkernels' own settings leave the limit alone (setting OpenMP's count undid it)
+        with nk.threads(2):
+            assert nk.get_num_threads() == 1
+        nk.set_num_threads(2)
+        try:
+            assert nk.get_num_threads() == 1
+        finally:
+            nk.set_num_threads(0)
+        assert nk.get_num_threads() == 1
     assert nk.get_num_threads() >= 2
+
+
+def test_import_under_a_limit_keeps_the_default():
+    """Imported inside threadpool_limits(1), the default after the block is OpenMP's own, not
+    the limit the import saw."""
+    pytest.importorskip("threadpoolctl")
+    code = """
+import ctypes, ctypes.util, threadpoolctl
+ctypes.CDLL(ctypes.util.find_library("gomp") or "libgomp.so.1")  # an OpenMP runtime to limit
+with threadpoolctl.threadpool_limits(1):
+    import nnkernels as nk
+    inside = nk.get_num_threads()
+print(inside, nk.get_num_threads())
+"""
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "2"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")

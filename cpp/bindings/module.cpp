@@ -35,6 +35,8 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "set_num_threads", [](int n) { nnk::set_requested_threads(n); },
       "Set the threads kernels use (0 restores the default).", py::arg("n"));
+  m.def("swap_block_threads", &nnk::swap_block_threads,
+        "Set this thread's threads() count (0: none); returns the previous one.", py::arg("n"));
   m.def("in_forked_child", &nnk::in_forked_child,
         "Whether this process is a fork() child of the importer (kernels then run serial).");
   m.def("last_level_cache_bytes", &nnk::last_level_cache_bytes,

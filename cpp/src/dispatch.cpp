@@ -15,6 +15,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace nnk {
 namespace {
@@ -59,10 +60,10 @@ const Level* best_level() {
 }
 
 std::atomic<const KernelTable*> g_table{nullptr};
-std::atomic<int> g_requested_threads{0};
+std::atomic<int> g_requested_threads{0};  // set_num_threads(): every Python thread
+thread_local int t_block_threads = 0;     // threads(n) blocks: the calling thread only
 std::atomic<bool> g_forked_child{false};
-std::atomic<int> g_default_threads{
-    0};  // the OpenMP limit at import, restored by set_num_threads(0)
+std::atomic<int> g_default_threads{1};  // OpenMP's own default (OMP_NUM_THREADS or the cores)
 
 }  // namespace
 
@@ -95,23 +96,30 @@ void select_isa(const char* name) {
   g_table.store(&l->table(), std::memory_order_release);
 }
 
-// Threads: an explicit set_num_threads() wins over the default (OMP_NUM_THREADS or the core
-// count), and both are capped by the calling thread's OpenMP limit, which is what
-// threadpoolctl's threadpool_limits() lowers. A forked child runs serial: libgomp's pool does
-// not survive fork().
+// Threads: a threads(n) block of the calling thread wins, then set_num_threads(), then OpenMP's
+// default. None of them touches OpenMP's own setting (omp_set_num_threads changes it for the
+// calling thread only, and it is what threadpoolctl's threadpool_limits() lowers: setting it
+// undid such a limit). A calling thread whose OpenMP limit is below the default has had it
+// lowered, and it caps the count. A forked child runs serial: libgomp's pool does not survive
+// fork().
 int effective_threads() {
   if (g_forked_child.load(std::memory_order_relaxed)) return 1;
-  const int omp_limit = omp_get_max_threads();
+  const int fallback = g_default_threads.load(std::memory_order_relaxed);
   const int requested = g_requested_threads.load(std::memory_order_relaxed);
-  return std::max(1, requested > 0 ? std::min(requested, omp_limit) : omp_limit);
+  int n = t_block_threads > 0 ? t_block_threads : (requested > 0 ? requested : fallback);
+  const int omp_limit = omp_get_max_threads();
+  if (omp_limit < fallback) n = std::min(n, omp_limit);
+  return std::max(1, n);
 }
 
 int requested_threads() { return g_requested_threads.load(std::memory_order_relaxed); }
 
-void set_requested_threads(int n) {
-  g_requested_threads.store(std::max(0, n), std::memory_order_relaxed);
-  const int icv = n > 0 ? n : g_default_threads.load(std::memory_order_relaxed);
-  if (icv > 0) omp_set_num_threads(icv);
+void set_requested_threads(int n) { g_requested_threads.store(std::max(0, n)); }
+
+int swap_block_threads(int n) {
+  const int previous = t_block_threads;
+  t_block_threads = std::max(0, n);
+  return previous;
 }
 
 bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); }
@@ -119,7 +127,9 @@ bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); 
 void install_fork_handler() {
   static std::atomic<bool> installed{false};
   if (installed.exchange(true)) return;
-  g_default_threads.store(omp_get_max_threads());
+  // OpenMP's default as a new thread sees it: the importing thread's own limit may be a
+  // temporary one (imported inside threadpool_limits(1)), which must not become the default.
+  std::thread([] { g_default_threads.store(std::max(1, omp_get_max_threads())); }).join();
   pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true); });
 }
 

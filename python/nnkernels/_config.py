@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import threading
 from collections.abc import Iterator
 
 import numpy as np
 
 from . import _core
 
-_lock = threading.Lock()
+_MAX_THREADS = 2**31 - 1  # the kernels' int
 
 
 def _check_count(fn: str, n, least: int) -> None:
@@ -21,6 +20,8 @@ def _check_count(fn: str, n, least: int) -> None:
     if n < least:
         kind = "non-negative" if least == 0 else "positive"
         raise ValueError(f"{fn}: n must be a {kind} integer, got {n!r}")
+    if n > _MAX_THREADS:
+        raise ValueError(f"{fn}: n must be at most {_MAX_THREADS}, got {n!r}")
 
 
 def isa() -> str:
@@ -35,31 +36,32 @@ def isa() -> str:
 def get_num_threads() -> int:
     """Threads a kernel call from this Python thread may use.
 
-    The default is OpenMP's (``OMP_NUM_THREADS``, else the core count); ``set_num_threads`` or
-    ``threads`` override it, and threadpoolctl's ``threadpool_limits`` caps it.
+    A ``threads`` block of this Python thread wins, then ``set_num_threads``, then OpenMP's
+    default (``OMP_NUM_THREADS``, else the core count); threadpoolctl's ``threadpool_limits``
+    caps it (OpenMP's limits are per thread: one set in another Python thread does not apply).
     """
     return _core.get_num_threads()
 
 
 def set_num_threads(n: int) -> None:
-    """Set the threads every kernel call may use, from any Python thread; 0 restores the default."""
+    """Set the threads every kernel call may use, from any Python thread; 0 restores the default.
+
+    A ``threads`` block in progress keeps its count for its own thread.
+    """
     _check_count("set_num_threads", n, 0)
-    with _lock:
-        _core.set_num_threads(int(n))
+    _core.set_num_threads(int(n))
 
 
 @contextlib.contextmanager
 def threads(n: int) -> Iterator[None]:
-    """Context manager: kernels use ``n`` threads inside the block, the previous setting after."""
+    """Context manager: kernel calls from this Python thread use ``n`` threads inside the block
+    (other Python threads keep their setting), the previous setting after."""
     _check_count("threads", n, 1)
-    with _lock:
-        previous = _core.requested_threads()
-        _core.set_num_threads(int(n))
+    previous = _core.swap_block_threads(int(n))
     try:
         yield
     finally:
-        with _lock:
-            _core.set_num_threads(previous)
+        _core.swap_block_threads(previous)
 
 
 def show_config(print_out: bool = True) -> dict:

@@ -100,6 +100,10 @@ def streaming_threshold() -> int:
     """
     Bytes of a call's arrays above which its output is written by non-temporal stores.
     """
+def swap_block_threads(n: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    Set this thread's threads() count (0: none); returns the previous one.
+    """
 def unary(op: typing.SupportsInt | typing.SupportsIndex, mode: typing.SupportsInt | typing.SupportsIndex, x: typing.Any, out: typing.Any, p0: typing.SupportsFloat | typing.SupportsIndex, p1: typing.SupportsFloat | typing.SupportsIndex, p2: typing.SupportsFloat | typing.SupportsIndex, fn: typing.Any) -> typing.Any:
     """
     Elementwise forward (mode 0) or derivative (mode 1) of activation op.

@@ -273,10 +273,11 @@ void select_isa(const char* name);     // throws std::invalid_argument when unsu
 const char* best_isa();
 
 // ---- threads (dispatch.cpp); used by parallel.hpp inside every ISA object ----
-int effective_threads();          // threads a kernel call may use right now
-int requested_threads();          // 0 = default
-void set_requested_threads(int);  // also sets the calling thread's OpenMP ICV
-void install_fork_handler();
+int effective_threads();          // threads a kernel call from the calling thread may use
+int requested_threads();          // set_num_threads()'s setting, 0 = default
+void set_requested_threads(int);  // every thread's count (0: back to the default)
+int swap_block_threads(int);      // the calling thread's threads(n) count (0: none); the old one
+void install_fork_handler();      // also reads OpenMP's default thread count
 bool in_forked_child();
 
 // ---- non-temporal stores (dispatch.cpp); used by simd::streams inside every ISA object ----
