@@ -635,6 +635,23 @@ def test_property_any_shape_any_values(data, name, dt):
 # ---- non-elementwise and per-channel activations ------------------------------------------------
 
 
+def test_celu_negative_alpha_backward_where_the_derivative_overflows(isa, dtype, rng):
+    # alpha < 0: f' = e^(x / alpha) overflows from x / alpha = 88.7 (float32), 709.8 (float64),
+    # while dy f' with a small dy does not.
+    top = 88.72 if dtype == np.float32 else 709.78
+    x = -np.linspace(top, top + 9, 4001).astype(dtype)
+    dy = (10.0 ** -rng.uniform(0, 4, x.size)).astype(dtype)
+    got = nk.celu_backward(dy, x=x, alpha=-1.0)
+    # dy e^-x in float64, as (dy e^s) e^(-x - s) where e^-x itself would overflow
+    s = 0.0 if dtype == np.float32 else 700.0
+    with np.errstate(over="ignore"):
+        want = (dy.astype(np.float64) * np.exp(s)) * np.exp(-x.astype(np.float64) - s)
+    with np.errstate(over="ignore"):
+        assert np.isfinite(want.astype(dtype)).sum() > 100
+    ulp, floor = bound_of("celu", {"alpha": -1.0})
+    assert_within(got, want, x, dtype, ulp + 1, floor, "celu_backward(alpha=-1)")
+
+
 def test_prelu_per_channel_and_shared(isa, dtype, rng):
     x = rng.standard_normal((4, 3, 5)).astype(dtype)
     w = np.array([0.1, -0.2, 0.3], dtype=dtype)
