@@ -415,10 +415,9 @@ def loss_binary_focal_loss(x, t, gamma=2.0, alpha=0.25):
     at = 1.0 if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
     with np.errstate(divide="ignore", invalid="ignore"):
         mg = m**gamma
-        mg1 = np.ones_like(m) if gamma == 1 else m ** (gamma - 1)
-        ce_dm = ce * (1 - 2 * t) * sp * sn  # ce (1 - p_t)'; the gamma term is 0 where it is
-        gamma_term = np.where(ce_dm == 0, 0.0, gamma * ce_dm * mg1)
-        g = at * (((1 - t) * sp - t * sn) * mg + gamma_term)
+        dm = (1 - 2 * t) * sp * sn  # (1 - p_t)'; the gamma term is 0 where ce or dm is
+        gamma_term = np.where((ce == 0) | (dm == 0), 0.0, gamma * (ce / m) * dm)
+        g = at * mg * (((1 - t) * sp - t * sn) + gamma_term)
     return at * ce * mg, g
 
 

@@ -650,6 +650,13 @@ def test_celu_negative_alpha_backward_where_the_derivative_overflows(isa, dtype,
         assert np.isfinite(want.astype(dtype)).sum() > 100
     ulp, floor = bound_of("celu", {"alpha": -1.0})
     assert_within(got, want, x, dtype, ulp + 1, floor, "celu_backward(alpha=-1)")
+    # Elsewhere dy f' as for any activation: -0 and inf dy, a subnormal dy at moderate x.
+    xs = np.array([-1.0, -2.0, -3.0, -5.0, 0.0, -0.0], dtype)
+    assert np.signbit(nk.celu_backward(np.full(6, -0.0, dtype), x=xs, alpha=-1.0)).all()
+    assert (nk.celu_backward(np.full(6, np.inf, dtype), x=xs, alpha=-1.0) == np.inf).all()
+    tiny = np.finfo(dtype).smallest_subnormal
+    got = nk.celu_backward(np.full(6, tiny, dtype), x=xs, alpha=-1.0)
+    np.testing.assert_array_equal(got, (tiny * np.exp(-xs.astype(np.float64))).astype(dtype))
 
 
 def test_prelu_per_channel_and_shared(isa, dtype, rng):

@@ -502,6 +502,9 @@ def test_focal_and_bce_on_confident_answers(isa, dtype):
     for params in ({"gamma": 0.0, "alpha": -1.0}, {"gamma": 0.5}, {}):
         _check("binary_focal_loss", params, x[:4], t[:4], dtype, "none")
         _check("binary_focal_loss", params, x, t, dtype, "none")
+    # gamma < 1 far out: (1 - p_t)' underflows where ce (1 - p_t)^(gamma - 1) (1 - p_t)' does not
+    far = np.array([55.0, 60.0]) if dtype == np.float32 else np.array([300.0, 350.0])
+    _check("binary_focal_loss", {"gamma": 0.5}, far, np.ones(2), dtype, "none")
     _check("binary_cross_entropy_with_logits", {}, x[:4], t[:4], dtype, "none")
 
 
@@ -527,6 +530,7 @@ def test_parameters_as_zero_d_arrays_and_empty_zero_one_mean():
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
     assert np.isnan(L.zero_one_loss(np.zeros(0), np.zeros(0)))
+    assert L.zero_one_loss(np.array([True, False]), np.array([True, True])) == 0.5  # as sklearn
     assert np.isnan(L.mse(np.zeros(0), np.zeros(0)))
 
 

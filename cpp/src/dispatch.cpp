@@ -15,7 +15,6 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 namespace nnk {
 namespace {
@@ -63,7 +62,6 @@ std::atomic<const KernelTable*> g_table{nullptr};
 std::atomic<int> g_requested_threads{0};  // set_num_threads(): every Python thread
 thread_local int t_block_threads = 0;     // threads(n) blocks: the calling thread only
 std::atomic<bool> g_forked_child{false};
-std::atomic<int> g_default_threads{1};  // OpenMP's own default (OMP_NUM_THREADS or the cores)
 
 }  // namespace
 
@@ -97,19 +95,17 @@ void select_isa(const char* name) {
 }
 
 // Threads: a threads(n) block of the calling thread wins, then set_num_threads(), then OpenMP's
-// default. None of them touches OpenMP's own setting (omp_set_num_threads changes it for the
-// calling thread only, and it is what threadpoolctl's threadpool_limits() lowers: setting it
-// undid such a limit). A calling thread whose OpenMP limit is below the default has had it
-// lowered, and it caps the count. A forked child runs serial: libgomp's pool does not survive
-// fork().
+// default; the calling thread's OpenMP limit (OMP_NUM_THREADS, else the core count, lowered by
+// threadpoolctl's threadpool_limits()) caps them all. nnkernels never sets that limit:
+// omp_set_num_threads changes it for the calling thread only, and it is what threadpoolctl
+// lowers, so setting it undid such a limit. A forked child runs serial: libgomp's pool does
+// not survive fork().
 int effective_threads() {
   if (g_forked_child.load(std::memory_order_relaxed)) return 1;
-  const int fallback = g_default_threads.load(std::memory_order_relaxed);
-  const int requested = g_requested_threads.load(std::memory_order_relaxed);
-  int n = t_block_threads > 0 ? t_block_threads : (requested > 0 ? requested : fallback);
   const int omp_limit = omp_get_max_threads();
-  if (omp_limit < fallback) n = std::min(n, omp_limit);
-  return std::max(1, n);
+  const int requested = g_requested_threads.load(std::memory_order_relaxed);
+  const int n = t_block_threads > 0 ? t_block_threads : requested;
+  return std::max(1, n > 0 ? std::min(n, omp_limit) : omp_limit);
 }
 
 int requested_threads() { return g_requested_threads.load(std::memory_order_relaxed); }
@@ -127,9 +123,6 @@ bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); 
 void install_fork_handler() {
   static std::atomic<bool> installed{false};
   if (installed.exchange(true)) return;
-  // OpenMP's default as a new thread sees it: the importing thread's own limit may be a
-  // temporary one (imported inside threadpool_limits(1)), which must not become the default.
-  std::thread([] { g_default_threads.store(std::max(1, omp_get_max_threads())); }).join();
   pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true); });
 }
 

@@ -37,8 +37,8 @@ def get_num_threads() -> int:
     """Threads a kernel call from this Python thread may use.
 
     A ``threads`` block of this Python thread wins, then ``set_num_threads``, then OpenMP's
-    default (``OMP_NUM_THREADS``, else the core count); threadpoolctl's ``threadpool_limits``
-    caps it (OpenMP's limits are per thread: one set in another Python thread does not apply).
+    default; OpenMP's limit for this thread caps them all (``OMP_NUM_THREADS``, else the core
+    count, lowered by threadpoolctl's ``threadpool_limits``; per OS thread, as libgomp keeps it).
     """
     return _core.get_num_threads()
 

@@ -779,9 +779,9 @@ def zero_one_loss(pred, target, *, reduction="mean", sample_weight=None):
         pred.ndim == target.ndim + 1 and pred.shape[:-1] == target.shape and pred.shape[-1]
     ):
         raise _shape_error(fn, pred, target)
-    _check_integers(fn, "target", target)
-    if not scores:
-        _check_integers(fn, "pred", pred)
+    for name, labels in (("target", target), ("pred", pred))[: 1 if scores else 2]:
+        if labels.dtype.kind != "b":  # bool labels compare as they are (as sklearn)
+            _check_integers(fn, name, labels)
     sw = None if sample_weight is None else _array(fn, "sample_weight", sample_weight)
     if sw is not None:
         try:

@@ -366,15 +366,18 @@ struct Celu : Transcendental {
     return x > T(0) ? T(1) : vm::exp(z.hi) * (T(1) + z.lo);
   }
   // For alpha < 0, f' = e^(x / alpha) grows without bound as x -> -inf, and overflows where
-  // dy f' may not: dy e^r is formed before the scaling by 2^k (vm::times_exp). x / alpha is
-  // clamped where 2^k still scales in two factors (beyond, dy f' overflows for any normal dy).
+  // dy f' may not: there (only) dy e^r is formed before the scaling by 2^k (vm::times_exp);
+  // elsewhere dy f' as for any activation (-0, inf and subnormal dy as the product gives them).
+  // x / alpha is clamped where 2^k still scales in two factors (beyond, dy f' overflows for any
+  // normal dy).
   template <class D, class V>
   NNK_INLINE ScalarOrVec<V, T> backward(D d, V x) const {
-    if (alpha >= T(0)) return d * grad(x);
+    const V g = grad(x);
+    if (alpha >= T(0)) return d * g;
     const Split<V> z = scaled(x, inv_alpha);
     constexpr T kHi = T(2 * vm::Traits<T>::kBias * 0.69314718055994530942);
     const auto red = vm::reduce_exp(vm::at_most(z.hi, kHi));
-    return x > T(0) ? d : vm::times_exp(d * (T(1) + z.lo), red);
+    return g > std::numeric_limits<T>::max() ? vm::times_exp(d * (T(1) + z.lo), red) : d * g;
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, kInDoubleOnVectors<T>> grad_from_output(V y) const {

@@ -277,7 +277,7 @@ int effective_threads();          // threads a kernel call from the calling thre
 int requested_threads();          // set_num_threads()'s setting, 0 = default
 void set_requested_threads(int);  // every thread's count (0: back to the default)
 int swap_block_threads(int);      // the calling thread's threads(n) count (0: none); the old one
-void install_fork_handler();      // also reads OpenMP's default thread count
+void install_fork_handler();
 bool in_forked_child();
 
 // ---- non-temporal stores (dispatch.cpp); used by simd::streams inside every ISA object ----

@@ -264,9 +264,10 @@ struct SquaredHinge {  // max(0, 1 - t p)^2
 // torchvision's sigmoid_focal_loss on logits x: alpha_t ce m^gamma, ce the BCE with logits
 // t softplus(-x) + (1 - t) softplus(x), m = 1 - p_t = t sigma(-x) + (1 - t) sigma(x); alpha < 0
 // disables alpha_t. ce and ce' = (1 - t) sigma(x) - t sigma(-x) in BceWithLogits' forms, which
-// do not cancel (softplus(x) - t x was 0 at x = 15, t = 1 for 3.1e-7). The gamma term of the
-// gradient, gamma ce m' m^(gamma - 1), is 0 where ce m' is (a confident right answer: m^-1
-// is inf there for gamma < 1, and inf * 0 was NaN).
+// do not cancel (softplus(x) - t x was 0 at x = 15, t = 1 for 3.1e-7). The gradient
+// m^gamma (ce' + gamma (ce / m) m'): ce / m, not ce m^(gamma - 1), which overflows for a
+// confident right answer (m^-1 = inf, times 0: NaN at gamma = 0), and m' alone underflows where
+// the term does not (gamma = 0.5, x = 55: 33 % off). The term is 0 where ce or m' is.
 template <class T>
 struct BinaryFocal {
   T gamma, alpha;
@@ -280,10 +281,10 @@ struct BinaryFocal {
     const T m = t * neg + (T(1) - t) * pos;
     const T lm = log(m);
     const T mg = gamma == T(0) ? T(1) : vm::exp(gamma * lm);
-    const T mg1 = gamma == T(1) ? T(1) : vm::exp((gamma - T(1)) * lm);
-    const T ce_dm = ce * (T(1) - T(2) * t) * pos * neg;
+    const T dm = (T(1) - T(2) * t) * pos * neg;  // m'
     const T at = alpha < T(0) ? T(1) : alpha * t + (T(1) - alpha) * (T(1) - t);
-    g = at * (dce * mg + (ce_dm == T(0) ? T(0) : gamma * ce_dm * mg1));
+    const T gamma_term = ce == T(0) || dm == T(0) ? T(0) : gamma * (ce / m) * dm;
+    g = at * mg * (dce + gamma_term);
     return at * ce * mg;
   }
 };
