@@ -91,8 +91,8 @@ NNK_INLINE V times_vanishing(V a, V b) {
 // a + b for a >= +0, but -0 where both are zeros and b is -0 (IEEE's +0 + -0 is +0): an f'
 // that sums a term >= 0 and a negative one (mish, gelu(tanh) far below 0) keeps its sign
 // where both underflow. For the compiler's scalar loops (a select there cost 8-11 %). Where b
-// is a product and the level has FMA, GCC folds the whole into one FMA and the zero is +0
-// again (float64 mish's grad, a known gap).
+// is a product and the level has FMA, GCC folds the whole into one FMA, whose zero has the
+// sign of the exact sum: a product that underflows before it must be formed scaled (mish).
 template <class T>
 NNK_INLINE T plus_keeping_negative_zero(T a, T b) {
   static_assert(!simd::kIsVector<T>);
@@ -372,12 +372,15 @@ struct Celu : Transcendental {
   // normal dy).
   template <class D, class V>
   NNK_INLINE ScalarOrVec<V, T> backward(D d, V x) const {
-    const V g = grad(x);
-    if (alpha >= T(0)) return d * g;
+    if (alpha >= T(0)) return d * grad(x);
+    // grad's e^z (z > 0 where x < 0), from the reduction the scaled form needs as well
     const Split<V> z = scaled(x, inv_alpha);
     constexpr T kHi = T(2 * vm::Traits<T>::kBias * 0.69314718055994530942);
     const auto red = vm::reduce_exp(vm::at_most(z.hi, kHi));
-    return g > std::numeric_limits<T>::max() ? vm::times_exp(d * (T(1) + z.lo), red) : d * g;
+    const V g = vm::exp_of(red) * (T(1) + z.lo);
+    const V negative_x =
+        g > std::numeric_limits<T>::max() ? vm::times_exp(d * (T(1) + z.lo), red) : d * g;
+    return x > T(0) ? d : negative_x;
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T, kInDoubleOnVectors<T>> grad_from_output(V y) const {

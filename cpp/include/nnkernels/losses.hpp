@@ -217,26 +217,36 @@ struct BinaryCrossEntropy {
 
 // pos_weight t softplus(-x) + (1 - t) softplus(x) = c x + lw log1p(e), e = e^-|x|,
 // lw = 1 + (pos_weight - 1) t, c = 1 - t for x >= 0 and -pos_weight t below: both terms >= 0
-// for t in [0, 1] (nothing cancels, and an infinite x gives the limit where c is not 0). The
-// gradient (1 - t) sigma(x) - pos_weight t sigma(-x) = s (a e + c), s = 1 / (1 + e), with a the
-// other of the two (sigma of the side that is not s is e s): it cancels only where it is 0
-// ((1 - t) - lw sigma(-x) lost 14 bits at x = -10, t = 3e-4). A NaN x makes e NaN (the exp's
-// clamp keeps it), and with it both results.
+// for t in [0, 1] (nothing cancels, and an infinite x gives the limit where c is not 0). Its
+// derivative (1 - t) sigma(x) - pos_weight t sigma(-x) = s (a e + c), s = 1 / (1 + e), with a
+// the other of the two coefficients (sigma of the side that is not s is e s): it cancels only
+// where it is 0 ((1 - t) - lw sigma(-x) lost 14 bits at x = -10, t = 3e-4). A NaN x makes e
+// NaN (the exp's clamp keeps it), and with it both results. BCE with logits and focal loss.
+template <class V>
+struct LogitBce {
+  V e, s, value, slope;
+};
+template <class V, class T>
+NNK_INLINE LogitBce<V> logit_bce(V x, V t, T pos_weight) {
+  const V e = vm::exp_nonpositive(vm::neg_abs(x));
+  const V s = T(1) / (T(1) + e);
+  const auto nonnegative = x >= T(0);
+  const V positive_part = T(1) - t, negative_part = -pos_weight * t;
+  const V c = nonnegative ? positive_part : negative_part;
+  const V a = nonnegative ? negative_part : positive_part;
+  const V lw = T(1) + (pos_weight - T(1)) * t;
+  return {e, s, c * x + lw * vm::log1p_unit(e), s * (a * e + c)};
+}
+
 template <class T>
 struct BceWithLogits {
   T pos_weight;
   explicit BceWithLogits(const Params& p) : pos_weight(T(p.v[0])) {}
   template <class V>
   NNK_INLINE V operator()(V x, V t, V& g) const {
-    const V e = vm::exp_nonpositive(vm::neg_abs(x));
-    const V s = T(1) / (T(1) + e);
-    const auto nonnegative = x >= T(0);
-    const V positive_part = T(1) - t, negative_part = -pos_weight * t;
-    const V c = nonnegative ? positive_part : negative_part;
-    const V a = nonnegative ? negative_part : positive_part;
-    g = s * (a * e + c);
-    const V lw = positive_part - negative_part;  // 1 + (pos_weight - 1) t
-    return c * x + lw * vm::log1p_unit(e);
+    const LogitBce<V> b = logit_bce(x, t, pos_weight);
+    g = b.slope;
+    return b.value;
   }
 };
 
@@ -263,8 +273,8 @@ struct SquaredHinge {  // max(0, 1 - t p)^2
 
 // torchvision's sigmoid_focal_loss on logits x: alpha_t ce m^gamma, ce the BCE with logits
 // t softplus(-x) + (1 - t) softplus(x), m = 1 - p_t = t sigma(-x) + (1 - t) sigma(x); alpha < 0
-// disables alpha_t. ce and ce' = (1 - t) sigma(x) - t sigma(-x) in BceWithLogits' forms, which
-// do not cancel (softplus(x) - t x was 0 at x = 15, t = 1 for 3.1e-7). The gradient
+// disables alpha_t. ce and ce' from logit_bce, whose forms do not cancel (softplus(x) - t x
+// was 0 at x = 15, t = 1 for 3.1e-7). The gradient
 // m^gamma (ce' + gamma (ce / m) m'): ce / m, not ce m^(gamma - 1), which overflows for a
 // confident right answer (m^-1 = inf, times 0: NaN at gamma = 0), and m' alone underflows where
 // the term does not (gamma = 0.5, x = 55: 33 % off). The term is 0 where ce or m' is.
@@ -273,11 +283,9 @@ struct BinaryFocal {
   T gamma, alpha;
   explicit BinaryFocal(const Params& p) : gamma(T(p.v[0])), alpha(T(p.v[1])) {}
   NNK_INLINE T operator()(T x, T t, T& g) const {
-    const T e = vm::exp_nonpositive(vm::neg_abs(x)), s = T(1) / (T(1) + e), es = e * s;
-    const bool nonnegative = x >= T(0);
-    const T pos = nonnegative ? s : es, neg = nonnegative ? es : s;  // sigma(x), sigma(-x)
-    const T c = nonnegative ? T(1) - t : -t, a = nonnegative ? -t : T(1) - t;
-    const T ce = c * x + vm::log1p_unit(e), dce = s * (a * e + c);
+    const LogitBce<T> b = logit_bce(x, t, T(1));
+    const T ce = b.value, dce = b.slope, es = b.e * b.s;
+    const T pos = x >= T(0) ? b.s : es, neg = x >= T(0) ? es : b.s;  // sigma(x), sigma(-x)
     const T m = t * neg + (T(1) - t) * pos;
     const T lm = log(m);
     const T mg = gamma == T(0) ? T(1) : vm::exp(gamma * lm);
