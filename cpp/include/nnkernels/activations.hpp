@@ -724,12 +724,12 @@ struct SoftplusOf : Transcendental {
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
-    // z > 0 for an output; -z is clamped to <= 0, expm1's cheap side. 0 - expm1: +0 where
-    // sigma(beta x) underflows (expm1(-0) is -0). Outputs just above the threshold also come
-    // from x just below it (f' within e^-threshold of 1): the Python face takes y= only for
-    // threshold >= 17, where that is below float32's rounding.
+    // z > 0 for an output; -z is clamped to <= 0. one_minus_exp: +0 where sigma(beta x)
+    // underflows. Outputs just above the threshold also come from x just below it (f' within
+    // e^-threshold of 1): the Python face takes y= only for threshold >= 17, where that is below
+    // float32's rounding.
     const V z = z_of(y).hi;
-    return z > threshold ? T(1) : T(0) - vm::expm1<V, true>(negative(-z));
+    return z > threshold ? T(1) : vm::one_minus_exp(negative(-z));
   }
 };
 template <class T>
@@ -814,8 +814,8 @@ struct Logsigmoid : Transcendental {
   }
   template <class V>
   NNK_INLINE ScalarOrVec<V, T> grad_from_output(V y) const {
-    // y <= 0 for an output: expm1's cheap side. 0 - expm1: +0 where sigma(-x) underflows.
-    return T(0) - vm::expm1<V, true>(negative(y));
+    // y <= 0 for an output; one_minus_exp: +0 where sigma(-x) underflows.
+    return vm::one_minus_exp(negative(y));
   }
 };
 

@@ -326,17 +326,21 @@ NNK_INLINE V times_exp(V y, const Reduced<V>& red) {
   return scale_reduced<V, Off>(fma(yr, fma(red.r, red.q, V{} + T(1)), y), red);
 }
 
+// 2^k of a reduction with k in the normal range: one vscalef where the level has it.
+template <class V>
+NNK_INLINE V pow2_of(const Reduced<V>& red) {
+  if constexpr (simd::kHasScalef<V>)
+    return simd::scalef(V{} + Lane<V>(1), red.kf);
+  else
+    return pow2<V>(red.k);
+}
+
 // e^x - 1 from x's reduction for small k: 2^k (e^r - 1) + (2^k - 1) keeps e^r - 1's relative
-// accuracy near 0. x >= kExpm1Lo keeps 2^k normal (one vscalef where the level has it).
+// accuracy near 0. x >= kExpm1Lo keeps 2^k normal.
 template <class V>
 NNK_INLINE V expm1_of(const Reduced<V>& red) {
-  using T = Lane<V>;
-  V p;
-  if constexpr (simd::kHasScalef<V>)
-    p = simd::scalef(V{} + T(1), red.kf);
-  else
-    p = pow2<V>(red.k);
-  return p * red.expm1_r() + (p - T(1));
+  const V p = pow2_of(red);
+  return p * red.expm1_r() + (p - Lane<V>(1));
 }
 
 // e^x - 1, <= 2 ulp, exact sign and relative accuracy near 0. NonPositive: the caller
@@ -353,6 +357,18 @@ NNK_INLINE V expm1(V x) {
   // Large k: the -1 no longer cancels anything, and e^x reaches the overflow threshold.
   const V large = exp_of<V, -F::kScaleOffset>(red) - T(1);
   return as_signed<V>(red.k) > 1 ? large : small;
+}
+
+// 1 - e^x for x <= 0 (or NaN): (1 - 2^k) - 2^k (e^r - 1), as accurate as expm1 and in as many
+// operations, with +0 at x = 0 (-expm1(x) gives -0 there, 0 - expm1(x) costs a subtraction
+// that the negation folded into expm1's last FMA did not: logsigmoid's f' from y 7 % slower).
+// f' from y of softplus and logsigmoid, a sigma that is >= +0.
+template <class V>
+NNK_INLINE V one_minus_exp(V x) {
+  using T = Lane<V>;
+  const Reduced<V> red = reduce_exp(at_least(x, Traits<T>::kExpm1Lo));
+  const V p = pow2_of(red);
+  return (T(1) - p) - p * red.expm1_r();
 }
 
 // log(1 + x) for x >= -1, <= 2 ulp.
