@@ -310,11 +310,27 @@ def test_pointwise_sizes(isa, dtype, name, n):
     _check(name, {}, pred, target, dtype, "mean")
 
 
-def test_float32_sum_accuracy_on_16m():
+@pytest.mark.parametrize("name", ["mse", "log_cosh", "binary_cross_entropy_with_logits"])
+def test_float32_sum_accuracy_on_16m(name):
+    """mse sums in double; log_cosh and BCE with logits (explicit vectors) in float runs of 8."""
     pred, target = (RNG.standard_normal(16 * 2**20, dtype=np.float32) for _ in range(2))
-    got = L.mse(pred, target, reduction="sum")
-    ref = np.sum((pred.astype(np.float64) - target) ** 2)
+    if name == "binary_cross_entropy_with_logits":
+        target = (target > 0).astype(np.float32)
+    got = getattr(L, name)(pred, target, reduction="sum")
+    ref = np.sum(getattr(R, "loss_" + name)(pred.astype(np.float64), target)[0])
     assert abs(float(got) - ref) <= 1e-6 * ref
+
+
+@pytest.mark.parametrize("name", ["log_cosh", "binary_cross_entropy_with_logits"])
+def test_float32_mean_of_terms_near_the_maximum(isa, name):
+    """Three terms of 1.5e38 pass the float maximum: a sum in float runs overflows where the mean
+    does not, and the kernel sums such a block again in double."""
+    pred, target = np.full(40, -1.5e38, np.float32), np.ones(40, np.float32)
+    if name == "log_cosh":
+        target = -pred
+    got = getattr(L, name)(pred, target)
+    ref = np.mean(getattr(R, "loss_" + name)(pred.astype(np.float64), target)[0])
+    assert np.isfinite(got) and abs(float(got) - ref) <= 1e-6 * ref
 
 
 # 33 and 47: past the short-row path, a pair of vectors and a 1- or 15-lane tail.

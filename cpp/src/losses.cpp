@@ -22,16 +22,16 @@ template <class L, class T, class V = simd::Vec<T>>
 inline constexpr bool kLossOnVectors =
     simd::kHasScalef<V> && std::is_invocable_v<const L&, V, V, V&>;
 
-// The loop with its optional operands resolved at compile time, so it vectorizes.
-template <template <class> class L, class T, bool HasW, bool HasG, bool HasV>
+// The loop with its optional operands resolved at compile time, so it vectorizes. Widened:
+// the value sum widens each vector (vm::VectorSum).
+template <template <class> class L, class T, bool HasW, bool HasG, bool HasV, bool Widened = false>
 double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
   const L<T> loss(a.p);
   const T s = T(a.scale);
   const T *p = a.pred, *t = a.target, *w = a.weight;
   T *grad = a.grad, *values = a.values;
   if constexpr (kLossOnVectors<L<T>, T>) {
-    // Lanes in double, summed in a fixed order: the block's bits do not depend on threads.
-    simd::Vec<double> acc{};
+    vm::VectorSum<T, Widened> acc;
     simd::for_each<true, T>(b, e, [&](index_t i, auto n) {
       using V = simd::Vec<T>;
       V g;
@@ -43,9 +43,12 @@ double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
       }
       if (HasG) simd::store(grad + i, g * s, n);
       if (HasV) simd::store(values + i, v, n);
-      acc += simd::widen_fold(simd::first(v, n));
+      acc.add(simd::first(v, n));
     });
-    return vm::lane_sum(acc);
+    const double sum = acc.sum();
+    // A block whose float partial sums overflowed (or holding inf or NaN) is summed again.
+    if (!acc.kRuns || std::isfinite(sum)) return sum;
+    return pointwise_block<L, T, HasW, false, false, true>(a, b, e);
   } else {
     double acc = 0;
 #pragma omp simd reduction(+ : acc)
