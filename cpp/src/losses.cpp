@@ -31,20 +31,28 @@ double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
   const T *p = a.pred, *t = a.target, *w = a.weight;
   T *grad = a.grad, *values = a.values;
   if constexpr (kLossOnVectors<L<T>, T>) {
+    using V = simd::Vec<T>;
+    struct Result {
+      V value, grad;
+    };
     vm::VectorSum<T, Widened> acc;
-    simd::for_each<true, T>(b, e, [&](index_t i, auto n) {
-      using V = simd::Vec<T>;
-      V g;
-      V v = loss(simd::load(p + i, n), simd::load(t + i, n), g);
-      if (HasW) {
-        const V wi = simd::load(w + i, n);
-        v *= wi;
-        g *= wi;
-      }
-      if (HasG) simd::store(grad + i, g * s, n);
-      if (HasV) simd::store(values + i, v, n);
-      acc.add(simd::first(v, n));
-    });
+    simd::for_each_grouped<4, T>(
+        b, e,
+        [&](index_t i, auto n) NNK_INLINE_LAMBDA {
+          Result r;
+          r.value = loss(simd::load(p + i, n), simd::load(t + i, n), r.grad);
+          if (HasW) {
+            const V wi = simd::load(w + i, n);
+            r.value *= wi;
+            r.grad *= wi;
+          }
+          return r;
+        },
+        [&](index_t i, auto n, const Result& r) NNK_INLINE_LAMBDA {
+          if (HasG) simd::store(grad + i, r.grad * s, n);
+          if (HasV) simd::store(values + i, r.value, n);
+          acc.add(simd::first(r.value, n));
+        });
     const double sum = acc.sum();
     // A block whose float partial sums overflowed (or holding inf or NaN) is summed again.
     if (!acc.kRuns || std::isfinite(sum)) return sum;
