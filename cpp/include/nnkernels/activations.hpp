@@ -867,7 +867,14 @@ NNK_INLINE void map_range(const A& act, F f, index_t b, index_t e, T* out, const
   };
   const index_t head = simd::to_boundary(out + b, 64, e - b);
   simd::for_each<kOnVectors<F, A, In...>, T>(b, b + head, body);
-  simd::for_each<kOnVectors<F, A, In...>, T, Whole>(b + head, e, body);
+  if constexpr (kOnVectors<F, A, In...>) {
+    simd::for_each_grouped<4, T, Whole>(
+        b + head, e,
+        [&](index_t i, auto n) NNK_INLINE_LAMBDA { return f(act, simd::load(in + i, n)...); },
+        [&](index_t i, auto n, const auto& v) NNK_INLINE_LAMBDA { simd::store(out + i, v, n); });
+  } else {
+    simd::for_each<false, T, Whole>(b + head, e, body);
+  }
 }
 
 // map_range, writing out by non-temporal stores where `stream` (simd::streams): straight from
