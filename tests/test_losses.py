@@ -323,14 +323,21 @@ def test_float32_sum_accuracy_on_16m(name):
 
 @pytest.mark.parametrize("name", ["log_cosh", "binary_cross_entropy_with_logits"])
 def test_float32_mean_of_terms_near_the_maximum(isa, name):
-    """Three terms of 1.5e38 pass the float maximum: a sum in float runs overflows where the mean
-    does not, and the kernel sums such a block again in double."""
+    """Three terms of 1.5e38 pass the float maximum: a float partial sum must not overflow
+    where the mean does not; infinite terms give inf, also with the gradient written into pred
+    (a first version summed such a block again from pred after the gradient had replaced it)."""
     pred, target = np.full(40, -1.5e38, np.float32), np.ones(40, np.float32)
     if name == "log_cosh":
         target = -pred
-    got = getattr(L, name)(pred, target)
     ref = np.mean(getattr(R, "loss_" + name)(pred.astype(np.float64), target)[0])
-    assert np.isfinite(got) and abs(float(got) - ref) <= 1e-6 * ref
+    f = getattr(L, name + "_value_and_grad")
+    for in_place in (False, True):
+        q = pred.copy()
+        got, _ = f(q, target, out=q if in_place else None)
+        assert np.isfinite(got) and abs(float(got) - ref) <= 1e-6 * ref, in_place
+        q = np.array([-np.inf, 0.5], np.float32)
+        got, _ = f(q, np.ones(2, np.float32), out=q if in_place else None)
+        assert got == np.inf, in_place
 
 
 # 33 and 47: past the short-row path, a pair of vectors and a 1- or 15-lane tail.

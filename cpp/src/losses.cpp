@@ -22,9 +22,8 @@ template <class L, class T, class V = simd::Vec<T>>
 inline constexpr bool kLossOnVectors =
     simd::kHasScalef<V> && std::is_invocable_v<const L&, V, V, V&>;
 
-// The loop with its optional operands resolved at compile time, so it vectorizes. Widened:
-// the value sum widens each vector (vm::VectorSum).
-template <template <class> class L, class T, bool HasW, bool HasG, bool HasV, bool Widened = false>
+// The loop with its optional operands resolved at compile time, so it vectorizes.
+template <template <class> class L, class T, bool HasW, bool HasG, bool HasV>
 double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
   const L<T> loss(a.p);
   const T s = T(a.scale);
@@ -35,7 +34,7 @@ double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
     struct Result {
       V value, grad;
     };
-    vm::VectorSum<T, Widened> acc;
+    vm::VectorSum<T> acc;
     simd::for_each_grouped<4, T>(
         b, e,
         [&](index_t i, auto n) NNK_INLINE_LAMBDA {
@@ -53,10 +52,7 @@ double pointwise_block(const PointArgs<T>& a, index_t b, index_t e) {
           if (HasV) simd::store(values + i, r.value, n);
           acc.add(simd::first(r.value, n));
         });
-    const double sum = acc.sum();
-    // A block whose float partial sums overflowed (or holding inf or NaN) is summed again.
-    if (!acc.kRuns || std::isfinite(sum)) return sum;
-    return pointwise_block<L, T, HasW, false, false, true>(a, b, e);
+    return acc.sum();
   } else {
     double acc = 0;
 #pragma omp simd reduction(+ : acc)

@@ -128,7 +128,7 @@ NNK_INLINE void for_each_grouped(index_t b, index_t e, Compute&& compute, Finish
 #pragma GCC unroll 8
     for (int k = 0; k < K; ++k) finish(i + k * L, Whole{}, results[k]);
   }
-  for_each<true, T>(i, e, [&](index_t j, auto n) { finish(j, n, compute(j, n)); });
+  for_each<true, T, Whole>(i, e, [&](index_t j, auto n) { finish(j, n, compute(j, n)); });
 }
 
 template <class T>

@@ -649,16 +649,20 @@ NNK_INLINE double lane_sum(V acc) {
   return simd::reduce_add(acc);
 }
 
-// A sum in double of vectors. Float ones, unless Widened, at a quarter of the cost of widening
-// each (its two conversions per vector were the bottleneck of float32 log_cosh and BCE with
-// logits: 1.17-1.19x faster at 64K, 1 thread): eight at a time in float, alternately into two
-// partial sums (each within 3 u of the sum of its four terms' magnitudes, u = 2^-24, and their
-// sum within 1 u more), then widened. A partial sum can overflow where the double sum would not
-// (terms near the float maximum): a caller whose sum is not finite sums again Widened. The
-// order is fixed by the number of vectors added, so the bits do not depend on threads.
-template <class T, bool Widened = false>
+// A sum in double of vectors. Float ones at a quarter of the cost of widening each (its two
+// conversions per vector were the bottleneck of float32 log_cosh and BCE with logits: 1.17-1.19x
+// faster at 64K, 1 thread): eight at a time in float, alternately into two partial sums (each
+// within 3 u of the sum of its four terms' magnitudes, u = 2^-24, and their sum within 1 u
+// more), then widened. The terms enter scaled by 1/16 (in the FMA that adds them: exact but
+// for terms below 2^-122, which lose up to 4 low bits), so that eight terms up to the float
+// maximum cannot overflow; the double total is scaled back. No second pass: a first version
+// summed a block again where its float sums overflowed, which read the inputs after an in-place
+// gradient had replaced them. The order is fixed by the number of vectors added, so the bits do
+// not depend on threads.
+template <class T>
 struct VectorSum {
-  static constexpr bool kRuns = sizeof(T) == 4 && !Widened;
+  static constexpr bool kRuns = sizeof(T) == 4;
+  static constexpr T kScale = T(1.0 / 16);
   simd::Vec<double> total{};
   simd::Vec<T> even{}, odd{};
   int count = 0;
@@ -666,10 +670,11 @@ struct VectorSum {
     if constexpr (!kRuns) {
       total += simd::widen_fold(v);
     } else {
+      const simd::Vec<T> scale = simd::Vec<T>{} + kScale;
       if (count & 1)
-        odd += v;
+        odd = simd::fma(v, scale, odd);
       else
-        even += v;
+        even = simd::fma(v, scale, even);
       if (++count == 8) {
         total += simd::widen_fold(even + odd);
         even = odd = simd::Vec<T>{};
@@ -678,7 +683,8 @@ struct VectorSum {
     }
   }
   NNK_INLINE double sum() const {
-    return lane_sum(kRuns ? total + simd::widen_fold(even + odd) : total);
+    if constexpr (!kRuns) return lane_sum(total);
+    return lane_sum(total + simd::widen_fold(even + odd)) / double(kScale);
   }
 };
 
