@@ -655,10 +655,9 @@ NNK_INLINE double lane_sum(V acc) {
 // within 3 u of the sum of its four terms' magnitudes, u = 2^-24, and their sum within 1 u
 // more), then widened. The terms enter scaled by 1/16 (in the FMA that adds them: exact but
 // for terms below 2^-122, which lose up to 4 low bits), so that eight terms up to the float
-// maximum cannot overflow; the double total is scaled back. No second pass: a first version
-// summed a block again where its float sums overflowed, which read the inputs after an in-place
-// gradient had replaced them. The order is fixed by the number of vectors added, so the bits do
-// not depend on threads.
+// maximum cannot overflow, and no second pass is needed (the inputs may be gone: out=pred); the
+// double total is scaled back. The order is fixed by the number of vectors added, so the bits
+// do not depend on threads.
 template <class T>
 struct VectorSum {
   static constexpr bool kRuns = sizeof(T) == 4;
